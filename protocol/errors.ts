@@ -1,0 +1,44 @@
+/**
+ * Stable error codes shared by every part of Irisgate. A code never changes meaning once published;
+ * messages are for people and may change.
+ */
+export const ERROR_CODES = {
+  invalid_signature: 'the signature does not verify for this key and message',
+  malformed_signature: 'a signature must be 64 bytes r||s with 0 < r, s < n',
+  high_s_signature: 'signatures must be low-S normalised (s <= n/2)',
+  malformed_public_key: 'the public key is not a valid uncompressed point on the curve',
+  unsupported_algorithm: 'the signature algorithm is not supported',
+  invalid_certificate: 'the certificate could not be parsed or lacks a required field',
+  untrusted_certificate: 'the certificate does not chain to the trusted manufacturer CA',
+  certificate_expired: 'the certificate is outside its validity period',
+  development_key: 'the key is a development (software) key, refused in production mode',
+  malformed_attestation: 'the TPM attestation structure could not be parsed',
+  wrong_attestation_type: 'the TPM attestation is not of the expected type',
+  nonce_mismatch: 'the attestation does not carry the expected nonce',
+  pcr_mismatch: 'the attested PCR values differ from the expected values',
+  key_not_in_tpm:
+    'the certified key is not a TPM-resident, non-duplicable key matching the claimed public key',
+  hsm_unavailable: 'the PKCS#11 module or token could not be opened',
+  hsm_login_failed: 'the token refused the PIN',
+  key_not_found: 'no key with this label exists on the token',
+  key_exists: 'a key with this label already exists on the token',
+  tpm_command_failed: 'a tpm2-tools command failed',
+  invalid_argument: 'a command-line argument or input file is invalid',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error with a stable code. Everything Irisgate throws on bad input is one of these. */
+export class IrisgateError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string = ERROR_CODES[code], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IrisgateError';
+    this.code = code;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
