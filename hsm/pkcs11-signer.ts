@@ -3,6 +3,8 @@
  * Keys are generated inside the token as token objects, sensitive and non-extractable; the private key
  * never leaves it. Signatures come back as raw r||s and are low-S normalised before anyone sees them.
  */
+// node-webcrypto-p11 loads @peculiar/x509, whose tsyringe needs this polyfill first.
+import 'reflect-metadata';
 import type { webcrypto } from 'node:crypto';
 import * as graphene from 'graphene-pk11';
 import { Crypto, type CryptoKey as P11CryptoKey, TemplateBuilder } from 'node-webcrypto-p11';

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   key_exists: 'a key with this label already exists on the token',
   tpm_command_failed: 'a tpm2-tools command failed',
   invalid_argument: 'a command-line argument or input file is invalid',
+  internal_error: 'an unexpected internal error',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,29 @@
+/**
+ * The one command-line entry. Each subcommand lives in its own folder and is mounted here.
+ * Errors print as `error [code]: message` (or as JSON under --json) and exit 1; IRISGATE_DEBUG=1 adds the stack.
+ */
+import { Command, CommanderError } from 'commander';
+import { hsmCommand } from '../hsm/cli.ts';
+import { IrisgateError } from '../protocol/errors.ts';
+
+const program = new Command('irisgate')
+  .description('Irisgate: signed iris capture, uniqueness backend and zero-knowledge uniqueness proofs')
+  .version(process.env.npm_package_version ?? '0.1.0')
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(hsmCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof IrisgateError) {
+    if (process.argv.includes('--json'))
+      process.stdout.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
+    else process.stderr.write(`error [${error.code}]: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}

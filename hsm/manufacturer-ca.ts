@@ -1,0 +1,115 @@
+/**
+ * The manufacturer CA that issues device certificates. `irisgate hsm ca init` makes a development CA whose
+ * key is a file; a real deployment brings its own CA (certificate and key in the same PEM layout).
+ */
+import { webcrypto } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toHex } from '../protocol/bytes.ts';
+import {
+  DEVELOPMENT_CA_OID,
+  DEVICE_KEYS_OID,
+  type DeviceKeyInfo,
+  encodeDeviceKeys,
+  parseCertificate,
+} from '../protocol/device-certificate.ts';
+import { IrisgateError } from '../protocol/errors.ts';
+import { spkiFromPublicKey } from '../protocol/signature.ts';
+import { x509 } from '../protocol/x509.ts';
+
+export const CA_CERT_FILE = 'ca.cert.pem';
+export const CA_KEY_FILE = 'ca.key.pem';
+const DAY_MS = 86_400_000;
+const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+export interface ManufacturerCa {
+  cert: x509.X509Certificate;
+  privateKey: webcrypto.CryptoKey;
+}
+
+function randomSerial(): string {
+  const serial = webcrypto.getRandomValues(new Uint8Array(16));
+  serial[0] = (serial[0] ?? 0) & 0x7f; // positive INTEGER
+  return toHex(serial);
+}
+
+/** Creates a development manufacturer CA (P-256) in dir. Refuses to overwrite an existing one. */
+export async function createDevelopmentCa(
+  dir: string,
+  { name = 'Irisgate Development Manufacturer CA', validityDays = 3650 } = {},
+): Promise<ManufacturerCa> {
+  if (existsSync(join(dir, CA_KEY_FILE))) {
+    throw new IrisgateError('key_exists', `a CA key already exists in ${dir}`);
+  }
+  const keys = (await webcrypto.subtle.generateKey(ECDSA_P256, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `CN=${name}, O=Irisgate`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + validityDays * DAY_MS),
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new x509.Extension(DEVELOPMENT_CA_OID, false, new Uint8Array([0x05, 0x00])),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, CA_KEY_FILE), x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), { mode: 0o600 });
+  await writeFile(join(dir, CA_CERT_FILE), cert.toString('pem'));
+  return { cert, privateKey: keys.privateKey };
+}
+
+export async function loadManufacturerCa(dir: string): Promise<ManufacturerCa> {
+  const read = async (file: string) => {
+    try {
+      return await readFile(join(dir, file), 'utf8');
+    } catch (cause) {
+      throw new IrisgateError('invalid_argument', `cannot read ${join(dir, file)}`, { cause });
+    }
+  };
+  const cert = parseCertificate(await read(CA_CERT_FILE));
+  const pkcs8 = x509.PemConverter.decodeFirst(await read(CA_KEY_FILE));
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, ECDSA_P256, false, ['sign']);
+  return { cert, privateKey };
+}
+
+/** Issues a device certificate binding deviceId to its keys; the subject key is the attestation key. */
+export async function issueDeviceCertificate(
+  ca: ManufacturerCa,
+  { deviceId, keys, validityDays = 3650 }: { deviceId: string; keys: DeviceKeyInfo[]; validityDays?: number },
+): Promise<x509.X509Certificate> {
+  const attestation = keys.find((k) => k.role === 'attestation');
+  if (!attestation)
+    throw new IrisgateError('invalid_argument', 'a device certificate needs an attestation key');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(deviceId)) {
+    throw new IrisgateError('invalid_argument', 'device id must be 1-64 characters of [A-Za-z0-9._-]');
+  }
+  const now = Date.now();
+  const subjectSpki = spkiFromPublicKey(attestation.algorithm, attestation.publicKey);
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: `CN=${deviceId}, O=Irisgate device`,
+    issuer: ca.cert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(Math.min(now + validityDays * DAY_MS, ca.cert.notAfter.getTime())),
+    publicKey: subjectSpki,
+    signingKey: ca.privateKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
+      new x509.Extension(DEVICE_KEYS_OID, false, encodeDeviceKeys(keys)),
+    ],
+  });
+}
