@@ -1,17 +1,27 @@
 /**
  * The one command-line entry. Each subcommand lives in its own folder and is mounted here.
- * Errors print as `error [code]: message` (or as JSON under --json) and exit 1; IRISGATE_DEBUG=1 adds the stack.
+ * Usage errors exit 2. Other errors print as `error [code]: message` (or as JSON under --json) and exit 1; IRISGATE_DEBUG=1 adds the stack.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { hsmCommand } from '../hsm/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command('irisgate')
   .description('Irisgate: signed iris capture, uniqueness backend and zero-knowledge uniqueness proofs')
-  .version(process.env.npm_package_version ?? '0.1.0')
-  .showHelpAfterError()
-  .exitOverride()
+  .version(version)
   .addCommand(hsmCommand());
+
+/** Settings a command passes to its children only when they are made with .command(), not addCommand(). */
+function throwUsageErrors(command: Command): void {
+  command.showHelpAfterError().exitOverride();
+  for (const child of command.commands) throwUsageErrors(child);
+}
+throwUsageErrors(program);
 
 try {
   await program.parseAsync(process.argv);

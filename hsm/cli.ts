@@ -9,7 +9,7 @@ import { toHex } from '../protocol/bytes.ts';
 import { readDeviceCertificate } from '../protocol/device-certificate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { FIXTURE_SCRIPT, loadHsmFixture } from './fixture/fixture.ts';
-import { CA_CERT_FILE, createDevelopmentCa, loadManufacturerCa } from './manufacturer-ca.ts';
+import { CA_CERT_FILE, createManufacturerCa, loadManufacturerCa } from './manufacturer-ca.ts';
 import { defaultModulePath } from './pkcs11-modules.ts';
 import {
   type DeviceTokenConfig,
@@ -68,7 +68,7 @@ function caCommand(): Command {
     .option('--json', 'print JSON', false)
     .action(async (options: { dir: string; name: string; days: number; json: boolean }) => {
       const dir = resolve(options.dir);
-      const { cert } = await createDevelopmentCa(dir, { name: options.name, validityDays: options.days });
+      const { cert } = await createManufacturerCa(dir, { name: options.name, validityDays: options.days });
       print(
         options.json,
         {

@@ -35,10 +35,14 @@ function randomSerial(): string {
   return toHex(serial);
 }
 
-/** Creates a development manufacturer CA (P-256) in dir. Refuses to overwrite an existing one. */
-export async function createDevelopmentCa(
+/**
+ * Creates a manufacturer CA (P-256, key in a file) in dir; refuses to overwrite one. By default it is
+ * marked as a development CA, which production backends refuse. An unmarked CA with a key in a file is only
+ * for tests that play a real manufacturer; a real one keeps its key in its own HSM.
+ */
+export async function createManufacturerCa(
   dir: string,
-  { name = 'Irisgate Development Manufacturer CA', validityDays = 3650 } = {},
+  { name = 'Irisgate Development Manufacturer CA', validityDays = 3650, development = true } = {},
 ): Promise<ManufacturerCa> {
   if (existsSync(join(dir, CA_KEY_FILE))) {
     throw new IrisgateError('key_exists', `a CA key already exists in ${dir}`);
@@ -59,7 +63,7 @@ export async function createDevelopmentCa(
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      new x509.Extension(DEVELOPMENT_CA_OID, false, new Uint8Array([0x05, 0x00])),
+      ...(development ? [new x509.Extension(DEVELOPMENT_CA_OID, false, new Uint8Array([0x05, 0x00]))] : []),
     ],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);

@@ -168,7 +168,17 @@ export class Pkcs11Token {
     return (await this.findPrivateKey(keyLabel)) !== undefined;
   }
 
-  /** Tries to export a private key; tokens refuse for non-extractable keys. Exposed for tests and audits. */
+  /**
+   * Asks the token itself for the private key's value (CKA_VALUE), bypassing every library-level check.
+   * A sensitive, non-extractable key makes the token refuse; exposed so tests and audits can prove it.
+   */
+  async readPrivateKeyValue(keyLabel: string): Promise<Uint8Array> {
+    const key = await this.findPrivateKey(keyLabel);
+    if (!key) throw new IrisgateError('key_not_found', `no private key "${keyLabel}"`);
+    return new Uint8Array(key.p11Object.getAttribute({ value: null }).value as Buffer);
+  }
+
+  /** Asks node-webcrypto-p11 to export the private key as PKCS#8, as any WebCrypto caller would. */
   async exportPrivateKey(keyLabel: string): Promise<ArrayBuffer> {
     const key = await this.findPrivateKey(keyLabel);
     if (!key) throw new IrisgateError('key_not_found', `no private key "${keyLabel}"`);

@@ -154,7 +154,7 @@ export async function provisionDevice({
     const profile: DeviceProfile = {
       version: 1,
       deviceId: id,
-      token,
+      token: tokenDescription(token),
       keys: { attestation: profileKey(keys.attestation), irisCode: profileKey(keys.irisCode) },
     };
     await writeFile(join(dir, DEVICE_CERT_FILE), certificate.toString('pem'));
@@ -164,6 +164,12 @@ export async function provisionDevice({
   } finally {
     keys.close();
   }
+}
+
+/** Only what names the token: a caller's config object may carry a PIN or environment. */
+function tokenDescription(token: DeviceTokenConfig): DeviceTokenConfig {
+  if (token.kind === 'development') return { kind: 'development' };
+  return { kind: token.kind, module: token.module, tokenLabel: token.tokenLabel };
 }
 
 function certKey(signer: Signer): Omit<DeviceKeyInfo, 'role'> {

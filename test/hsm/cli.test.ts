@@ -1,0 +1,158 @@
+/**
+ * The `irisgate hsm` commands as an operator runs them, against a fixture of their own: brought up twice in
+ * a row, then restarted, with the device keys still usable each time.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'irisgate-cli-'));
+const fixtureDir = join(work, 'fixture');
+
+async function irisgate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [BIN, ...args], { cwd: work });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
+
+async function json(...args: string[]): Promise<Record<string, unknown>> {
+  const result = await irisgate(...args, '--json');
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+afterAll(() => irisgate('hsm', 'fixture', 'down', fixtureDir));
+
+describe('irisgate hsm', () => {
+  it('prints help for the program and each command', async () => {
+    const top = await irisgate('--help');
+    expect(top.stdout).toMatch(/Usage: irisgate/);
+    expect(top.stdout).toMatch(/hsm/);
+    for (const command of [
+      ['hsm'],
+      ['hsm', 'ca', 'init'],
+      ['hsm', 'init'],
+      ['hsm', 'show'],
+      ['hsm', 'fixture'],
+    ]) {
+      const help = await irisgate(...command, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`Usage: irisgate ${command.join(' ')}`));
+    }
+  });
+
+  it('brings the fixture up twice in a row', async () => {
+    expect((await irisgate('hsm', 'fixture', 'up', fixtureDir)).code).toBe(0);
+    const again = await irisgate('hsm', 'fixture', 'up', fixtureDir);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/already initialised/);
+    expect(again.stderr).toMatch(/software TPM already running/);
+  });
+
+  it('creates a development CA once, and refuses to overwrite it', async () => {
+    const created = await json('hsm', 'ca', 'init', '--dir', 'ca');
+    expect(created.subject).toBe('CN=Irisgate Development Manufacturer CA, O=Irisgate');
+    const again = await irisgate('hsm', 'ca', 'init', '--dir', 'ca', '--json');
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout)).toMatchObject({ error: { code: 'key_exists' } });
+  });
+
+  it.each([
+    ['softhsm', 'ecdsa-secp256k1-sha256'],
+    ['tpm', 'ecdsa-p256-sha256'],
+  ])('provisions and shows a device on the %s token', async (token, irisAlgorithm) => {
+    const dir = `device-${token}`;
+    const init = await json(
+      'hsm',
+      'init',
+      '--dir',
+      dir,
+      '--ca',
+      'ca',
+      '--fixture',
+      fixtureDir,
+      '--token',
+      token,
+    );
+    expect(init.created).toEqual(['attestation', 'irisCode']);
+    const show = await json('hsm', 'show', '--dir', dir, '--check-keys', '--fixture', fixtureDir);
+    expect(show).toMatchObject({
+      deviceId: init.deviceId,
+      token: { kind: token },
+      keysChecked: true,
+      certificate: { subject: `CN=${init.deviceId}, O=Irisgate device` },
+      keys: [
+        { role: 'attestation', store: token, algorithm: 'ecdsa-p256-sha256' },
+        { role: 'iris-code', store: token, algorithm: irisAlgorithm },
+      ],
+    });
+    expect(String((show.certificate as { pem: string }).pem)).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const text = await irisgate('hsm', 'show', '--dir', dir);
+    expect(text.stdout).toContain(`device id:   ${init.deviceId}`);
+  });
+
+  it('keeps the TPM token and its keys across a fixture restart', async () => {
+    expect((await irisgate('hsm', 'fixture', 'down', fixtureDir)).code).toBe(0);
+    const restarted = await irisgate('hsm', 'fixture', 'up', fixtureDir);
+    expect(restarted.stderr).toMatch(/software TPM up on/);
+    expect(restarted.stderr).toMatch(/token irisgate-tpm already present/);
+    const show = await json('hsm', 'show', '--dir', 'device-tpm', '--check-keys', '--fixture', fixtureDir);
+    expect(show.keysChecked).toBe(true);
+    const init = await json(
+      'hsm',
+      'init',
+      '--dir',
+      'device-tpm',
+      '--ca',
+      'ca',
+      '--fixture',
+      fixtureDir,
+      '--token',
+      'tpm',
+    );
+    expect(init.created).toEqual([]);
+  });
+
+  it('reports bad input with a stable code and exit status', async () => {
+    const missing = await irisgate('hsm', 'show', '--dir', 'nowhere');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error \[invalid_argument\]: no device profile/);
+    const noLabel = await irisgate(
+      'hsm',
+      'init',
+      '--token',
+      'pkcs11',
+      '--module',
+      '/nonexistent.so',
+      '--json',
+    );
+    expect(JSON.parse(noLabel.stdout)).toMatchObject({ error: { code: 'invalid_argument' } });
+    const badPin = await irisgate(
+      'hsm',
+      'init',
+      '--dir',
+      'x',
+      '--ca',
+      'ca',
+      '--fixture',
+      fixtureDir,
+      '--pin',
+      '9999',
+      '--json',
+    );
+    expect(JSON.parse(badPin.stdout)).toMatchObject({ error: { code: 'hsm_login_failed' } });
+    const badChoice = await irisgate('hsm', 'init', '--token', 'cloud');
+    expect(badChoice.code).toBe(2);
+    expect(badChoice.stderr).toMatch(/Allowed choices are softhsm, tpm, pkcs11, development/);
+  });
+});
