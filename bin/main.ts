@@ -28,12 +28,15 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
-  } else if (error instanceof IrisgateError) {
-    if (process.argv.includes('--json'))
-      process.stdout.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
-    else process.stderr.write(`error [${error.code}]: ${error.message}\n`);
-    process.exitCode = 1;
   } else {
-    throw error;
+    const known =
+      error instanceof IrisgateError
+        ? error
+        : new IrisgateError('internal_error', error instanceof Error ? error.message : String(error));
+    if (process.argv.includes('--json'))
+      process.stdout.write(`${JSON.stringify({ error: known.toJSON() })}\n`);
+    else process.stderr.write(`error [${known.code}]: ${known.message}\n`);
+    if (process.env.IRISGATE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
   }
 }

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { toHex } from '../protocol/bytes.ts';
+import { fromHex, toHex } from '../protocol/bytes.ts';
 import { readDeviceCertificate } from '../protocol/device-certificate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { FIXTURE_SCRIPT, loadHsmFixture } from './fixture/fixture.ts';
@@ -17,6 +17,7 @@ import {
   openDeviceKeys,
   provisionDevice,
 } from './provisioning.ts';
+import { extendPcr16, measureFiles, quotePcrs } from './tpm-attestation.ts';
 
 const DEFAULT_DEVICE_DIR = '.irisgate/device';
 const DEFAULT_CA_DIR = '.irisgate/ca';
@@ -180,6 +181,57 @@ function showCommand(): Command {
     );
 }
 
+function quoteCommand(): Command {
+  return new Command('quote')
+    .description("TPM devices: measure files into PCR 16 (optional) and quote PCR 16 with the device's AK")
+    .requiredOption('--nonce <hex>', "the verifier's nonce, hex (up to 64 bytes)")
+    .option('--dir <dir>', 'device profile folder', DEFAULT_DEVICE_DIR)
+    .option(
+      '--measure <files...>',
+      'extend PCR 16 with the measurement of these files first (software, models)',
+    )
+    .option('--fixture <dir>', 'development fixture whose environment the TPM tools need')
+    .option('--json', 'print JSON', false)
+    .action(
+      async (options: {
+        nonce: string;
+        dir: string;
+        measure?: string[];
+        fixture?: string;
+        json: boolean;
+      }) => {
+        if (!/^(?:[0-9a-fA-F]{2}){1,64}$/.test(options.nonce)) {
+          throw new IrisgateError('invalid_argument', '--nonce must be 1-64 bytes of hex');
+        }
+        const missing = options.measure?.find((file) => !existsSync(resolve(file)));
+        if (missing) throw new IrisgateError('invalid_argument', `cannot measure ${missing}: no such file`);
+        if (options.fixture) loadHsmFixture(resolve(options.fixture));
+        const { profile } = await loadDeviceProfile(resolve(options.dir));
+        if (!profile.tpmQuoteKey)
+          throw new IrisgateError('invalid_argument', `device ${profile.deviceId} has no TPM`);
+        const measurement = options.measure
+          ? await measureFiles(options.measure.map((f) => resolve(f)))
+          : undefined;
+        if (measurement) await extendPcr16(measurement);
+        const quote = await quotePcrs({
+          nonce: fromHex(options.nonce),
+          akHandle: profile.tpmQuoteKey.handle,
+        });
+        const pcr16 = toHex(quote.pcrValues.get(16) ?? new Uint8Array());
+        const evidence = {
+          deviceId: profile.deviceId,
+          nonce: options.nonce.toLowerCase(),
+          measurement: measurement && toHex(measurement),
+          pcrs: { 16: pcr16 },
+          attest: Buffer.from(quote.attest).toString('base64'),
+          signature: toHex(quote.signature),
+          akPublicKey: profile.tpmQuoteKey.publicKey,
+        };
+        print(options.json, evidence, `PCR 16 = ${pcr16}\nquote (base64 TPMS_ATTEST): ${evidence.attest}`);
+      },
+    );
+}
+
 function fixtureCommand(): Command {
   const fixture = new Command('fixture').description(
     'DEVELOPMENT: bring up or stop a SoftHSM token and a software TPM (swtpm + tpm2-pkcs11) under a folder',
@@ -203,5 +255,6 @@ export function hsmCommand(): Command {
     .addCommand(caCommand())
     .addCommand(initCommand())
     .addCommand(showCommand())
+    .addCommand(quoteCommand())
     .addCommand(fixtureCommand());
 }

@@ -16,6 +16,7 @@ import {
 } from '../protocol/device-certificate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { spkiFromPublicKey } from '../protocol/signature.ts';
+import { verifyKeyCertification } from '../protocol/tpm-attestation.ts';
 import { x509 } from '../protocol/x509.ts';
 
 export const CA_CERT_FILE = 'ca.cert.pem';
@@ -87,17 +88,68 @@ export async function loadManufacturerCa(dir: string): Promise<ManufacturerCa> {
   return { cert, privateKey };
 }
 
-/** Issues a device certificate binding deviceId to its keys; the subject key is the attestation key. */
+/** TPM2_Certify evidence for one key, made by the AK listed as the device's 'tpm-quote' key. */
+export interface KeyResidencyEvidence {
+  attest: Uint8Array;
+  signature: Uint8Array;
+  /** TPM2B_PUBLIC of the certified key. */
+  certifiedPublic: Uint8Array;
+}
+
+export interface DeviceCertificateRequest {
+  deviceId: string;
+  keys: DeviceKeyInfo[];
+  /**
+   * For every key whose store is 'tpm': proof that it lives in the TPM, certified by the AK over the
+   * nonce the CA chose. The CA refuses to certify a key as TPM-held without it.
+   */
+  tpmResidency?: {
+    nonce: Uint8Array;
+    certifications: Partial<Record<DeviceKeyInfo['role'], KeyResidencyEvidence>>;
+  };
+  validityDays?: number;
+}
+
+/** Checks that every key claimed to be in a TPM was certified by the device's AK over the CA's nonce. */
+async function assertTpmResidency({ keys, tpmResidency }: DeviceCertificateRequest): Promise<void> {
+  const tpmKeys = keys.filter((k) => k.store === 'tpm' && k.role !== 'tpm-quote');
+  if (tpmKeys.length === 0) return;
+  const ak = keys.find((k) => k.role === 'tpm-quote');
+  if (!ak || !tpmResidency) {
+    throw new IrisgateError(
+      'key_not_in_tpm',
+      'TPM-held keys need the TPM attestation key and certify evidence',
+    );
+  }
+  for (const key of tpmKeys) {
+    const evidence = tpmResidency.certifications[key.role];
+    if (!evidence) throw new IrisgateError('key_not_in_tpm', `no certify evidence for the ${key.role} key`);
+    await verifyKeyCertification({
+      ...evidence,
+      akPublicKey: ak.publicKey,
+      nonce: tpmResidency.nonce,
+      claimedPublicKey: key.publicKey,
+    });
+  }
+}
+
+/**
+ * Issues a device certificate binding deviceId to its keys; the subject key is the attestation key.
+ * Keys claimed to live in a TPM are certified as such only with valid residency evidence.
+ */
 export async function issueDeviceCertificate(
   ca: ManufacturerCa,
-  { deviceId, keys, validityDays = 3650 }: { deviceId: string; keys: DeviceKeyInfo[]; validityDays?: number },
+  request: DeviceCertificateRequest,
 ): Promise<x509.X509Certificate> {
+  const { deviceId, keys, validityDays = 3650 } = request;
   const attestation = keys.find((k) => k.role === 'attestation');
-  if (!attestation)
+  if (!attestation) {
     throw new IrisgateError('invalid_argument', 'a device certificate needs an attestation key');
+  }
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(deviceId)) {
     throw new IrisgateError('invalid_argument', 'device id must be 1-64 characters of [A-Za-z0-9._-]');
   }
+  await assertTpmResidency(request);
   const now = Date.now();
   const subjectSpki = spkiFromPublicKey(attestation.algorithm, attestation.publicKey);
   return x509.X509CertificateGenerator.create({

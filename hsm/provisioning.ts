@@ -6,15 +6,21 @@
 import { webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromHex, toHex } from '../protocol/bytes.ts';
+import { toHex } from '../protocol/bytes.ts';
 import { type DeviceKeyInfo, parseCertificate } from '../protocol/device-certificate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { type SignatureAlgorithm, verifySignature } from '../protocol/signature.ts';
 import type { x509 } from '../protocol/x509.ts';
 import { DevelopmentSigner } from './development-signer.ts';
-import { issueDeviceCertificate, type ManufacturerCa } from './manufacturer-ca.ts';
+import {
+  type DeviceCertificateRequest,
+  issueDeviceCertificate,
+  type KeyResidencyEvidence,
+  type ManufacturerCa,
+} from './manufacturer-ca.ts';
 import { Pkcs11Token, type Pkcs11TokenConfig } from './pkcs11-signer.ts';
 import type { Signer } from './signer.ts';
+import { certifyPkcs11Key, provisionAttestationKey } from './tpm-attestation.ts';
 
 export const PROFILE_FILE = 'device.json';
 export const DEVICE_CERT_FILE = 'device.cert.pem';
@@ -37,6 +43,8 @@ export interface DeviceProfile {
   deviceId: string;
   token: DeviceTokenConfig;
   keys: Record<KeyName, ProfileKey>;
+  /** On a TPM: the persistent attestation key (AK) that quotes PCRs and certifies the other keys. */
+  tpmQuoteKey?: { handle: number; publicKey: string };
 }
 
 export interface DeviceKeys {
@@ -141,22 +149,38 @@ export async function provisionDevice({
   ca: ManufacturerCa;
   deviceId?: string;
 }): Promise<ProvisionResult> {
+  if (token.kind !== 'development' && pin === undefined) {
+    throw new IrisgateError('hsm_login_failed', 'a PIN is needed to open the token');
+  }
   await mkdir(dir, { recursive: true });
   const keys = await openOrCreateKeys(dir, token, pin, true);
   try {
     await assertKeysSign([keys.attestation, keys.irisCode]);
-    const id = deviceId ?? `ig-${keys.attestation.keyId.slice(0, 16)}`;
-    const certKeys: DeviceKeyInfo[] = [
-      { role: 'attestation', ...certKey(keys.attestation) },
-      { role: 'iris-code', ...certKey(keys.irisCode) },
-    ];
-    const certificate = await issueDeviceCertificate(ca, { deviceId: id, keys: certKeys });
+    const request: DeviceCertificateRequest = {
+      deviceId: deviceId ?? `ig-${keys.attestation.keyId.slice(0, 16)}`,
+      keys: [
+        { role: 'attestation', ...certKey(keys.attestation) },
+        { role: 'iris-code', ...certKey(keys.irisCode) },
+      ],
+    };
     const profile: DeviceProfile = {
       version: 1,
-      deviceId: id,
+      deviceId: request.deviceId,
       token: tokenDescription(token),
       keys: { attestation: profileKey(keys.attestation), irisCode: profileKey(keys.irisCode) },
     };
+    if (token.kind === 'tpm' && pin !== undefined) {
+      const ak = await provisionAttestationKey();
+      request.keys.push({
+        role: 'tpm-quote',
+        store: 'tpm',
+        algorithm: 'ecdsa-p256-sha256',
+        publicKey: ak.publicKey,
+      });
+      request.tpmResidency = await certifyTokenKeys(token.tokenLabel, pin, keys);
+      profile.tpmQuoteKey = { handle: ak.handle, publicKey: toHex(ak.publicKey) };
+    }
+    const certificate = await issueDeviceCertificate(ca, request);
     await writeFile(join(dir, DEVICE_CERT_FILE), certificate.toString('pem'));
     await writeFile(join(dir, PROFILE_CA_CERT_FILE), ca.cert.toString('pem'));
     await writeFile(join(dir, PROFILE_FILE), `${JSON.stringify(profile, null, 2)}\n`);
@@ -170,6 +194,24 @@ export async function provisionDevice({
 function tokenDescription(token: DeviceTokenConfig): DeviceTokenConfig {
   if (token.kind === 'development') return { kind: 'development' };
   return { kind: token.kind, module: token.module, tokenLabel: token.tokenLabel };
+}
+
+/** Has the TPM's AK certify both token keys over a fresh nonce, for the CA to check. */
+async function certifyTokenKeys(
+  tokenLabel: string,
+  userPin: string,
+  keys: DeviceKeys,
+): Promise<NonNullable<DeviceCertificateRequest['tpmResidency']>> {
+  const nonce = webcrypto.getRandomValues(new Uint8Array(32));
+  const certify = (signer: Signer): Promise<KeyResidencyEvidence> =>
+    certifyPkcs11Key({ tokenLabel, keyLabel: signer.location.keyLabel, userPin, nonce });
+  return {
+    nonce,
+    certifications: {
+      attestation: await certify(keys.attestation),
+      'iris-code': await certify(keys.irisCode),
+    },
+  };
 }
 
 function certKey(signer: Signer): Omit<DeviceKeyInfo, 'role'> {
@@ -210,8 +252,4 @@ export async function openDeviceKeys(dir: string, profile: DeviceProfile, pin?: 
     }
   }
   return keys;
-}
-
-export function profilePublicKey(key: ProfileKey): Uint8Array {
-  return fromHex(key.publicKey);
 }

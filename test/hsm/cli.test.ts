@@ -3,12 +3,15 @@
  * a row, then restarted, with the device keys still usable each time.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseCertificate, readDeviceCertificate } from '../../protocol/device-certificate.ts';
+import { verifyQuote } from '../../protocol/tpm-attestation.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-cli-'));
@@ -67,10 +70,11 @@ describe('irisgate hsm', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ error: { code: 'key_exists' } });
   });
 
+  const quoteKey = { role: 'tpm-quote', store: 'tpm', algorithm: 'ecdsa-p256-sha256' };
   it.each([
-    ['softhsm', 'ecdsa-secp256k1-sha256'],
-    ['tpm', 'ecdsa-p256-sha256'],
-  ])('provisions and shows a device on the %s token', async (token, irisAlgorithm) => {
+    ['softhsm', 'ecdsa-secp256k1-sha256', []],
+    ['tpm', 'ecdsa-p256-sha256', [quoteKey]],
+  ])('provisions and shows a device on the %s token', async (token, irisAlgorithm, tpmKeys) => {
     const dir = `device-${token}`;
     const init = await json(
       'hsm',
@@ -94,11 +98,59 @@ describe('irisgate hsm', () => {
       keys: [
         { role: 'attestation', store: token, algorithm: 'ecdsa-p256-sha256' },
         { role: 'iris-code', store: token, algorithm: irisAlgorithm },
+        ...tpmKeys,
       ],
     });
     expect(String((show.certificate as { pem: string }).pem)).toMatch(/^-----BEGIN CERTIFICATE-----/);
     const text = await irisgate('hsm', 'show', '--dir', dir);
     expect(text.stdout).toContain(`device id:   ${init.deviceId}`);
+  });
+
+  it('quotes PCR 16 after measuring files, and the quote verifies under the AK in the certificate', async () => {
+    const nonce = randomBytes(20);
+    const files = [BIN, fileURLToPath(import.meta.url)];
+    const evidence = await json(
+      ...['hsm', 'quote', '--dir', 'device-tpm', '--fixture', fixtureDir, '--nonce', nonce.toString('hex')],
+      ...['--measure', ...files],
+    );
+    const fileDigests = files.map((file) => createHash('sha256').update(readFileSync(file)).digest());
+    expect(evidence.measurement).toBe(createHash('sha256').update(Buffer.concat(fileDigests)).digest('hex'));
+
+    const certificate = parseCertificate(readFileSync(join(work, 'device-tpm', 'device.cert.pem'), 'utf8'));
+    const ak = readDeviceCertificate(certificate).keys.find((k) => k.role === 'tpm-quote');
+    const pcr16 = Buffer.from((evidence.pcrs as Record<string, string>)['16'] ?? '', 'hex');
+    const quote = {
+      attest: Buffer.from(String(evidence.attest), 'base64'),
+      signature: Buffer.from(String(evidence.signature), 'hex'),
+      akPublicKey: ak?.publicKey ?? new Uint8Array(),
+      expectedPcrs: { bank: 'sha256' as const, values: new Map([[16, pcr16]]) },
+    };
+    await expect(verifyQuote({ ...quote, nonce })).resolves.toMatchObject({ type: 'quote' });
+    await expect(verifyQuote({ ...quote, nonce: randomBytes(20) })).rejects.toMatchObject({
+      code: 'nonce_mismatch',
+    });
+
+    const softhsmDevice = await irisgate(
+      'hsm',
+      'quote',
+      '--dir',
+      'device-softhsm',
+      '--nonce',
+      '00',
+      '--json',
+    );
+    expect(JSON.parse(softhsmDevice.stdout)).toMatchObject({ error: { code: 'invalid_argument' } });
+    const missingFile = await irisgate(
+      'hsm',
+      'quote',
+      '--dir',
+      'device-tpm',
+      '--nonce',
+      '00',
+      '--measure',
+      'nope',
+    );
+    expect(missingFile.stderr).toMatch(/^error \[invalid_argument\]: cannot measure nope/);
   });
 
   it('keeps the TPM token and its keys across a fixture restart', async () => {

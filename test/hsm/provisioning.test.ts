@@ -2,14 +2,20 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
+import {
+  createManufacturerCa,
+  issueDeviceCertificate,
+  type ManufacturerCa,
+} from '../../hsm/manufacturer-ca.ts';
 import {
   DEVICE_CERT_FILE,
+  KEY_LABELS,
   loadDeviceProfile,
   openDeviceKeys,
   PROFILE_FILE,
   provisionDevice,
 } from '../../hsm/provisioning.ts';
+import { certifyPkcs11Key } from '../../hsm/tpm-attestation.ts';
 import {
   decodeDeviceKeys,
   encodeDeviceKeys,
@@ -108,9 +114,60 @@ describe('device provisioning on the software TPM', () => {
     expect(identity.keys.map(({ role, store, algorithm }) => ({ role, store, algorithm }))).toEqual([
       { role: 'attestation', store: 'tpm', algorithm: 'ecdsa-p256-sha256' },
       { role: 'iris-code', store: 'tpm', algorithm: 'ecdsa-p256-sha256' },
+      { role: 'tpm-quote', store: 'tpm', algorithm: 'ecdsa-p256-sha256' },
     ]);
     const loaded = await loadDeviceProfile(dir);
     (await openDeviceKeys(dir, loaded.profile, fixture.tpm.pin)).close();
+  });
+
+  it("lists the TPM's attestation key (AK) in the certificate, matching the profile", async () => {
+    const dir = tempDir('tpm-ak');
+    const { certificate, profile } = await provisionDevice({
+      dir,
+      token: fixture.tpm,
+      pin: '1234',
+      ca: devCa,
+    });
+    const identity = await verifyDeviceCertificate(certificate, { ca: devCa.cert, production: false });
+    const ak = identity.keys.find((k) => k.role === 'tpm-quote');
+    expect(ak?.store).toBe('tpm');
+    expect(ak && Buffer.from(ak.publicKey).toString('hex')).toBe(profile.tpmQuoteKey?.publicKey);
+  });
+
+  it('refuses to certify keys as TPM-held without valid residency evidence', async () => {
+    const keys = (
+      await verifyDeviceCertificate(
+        (
+          await provisionDevice({ dir: tempDir('tpm-ev'), token: fixture.tpm, pin: '1234', ca: devCa })
+        ).certificate,
+        { ca: devCa.cert, production: false },
+      )
+    ).keys;
+    const request = { deviceId: 'ig-test', keys };
+    await expect(issueDeviceCertificate(devCa, request)).rejects.toMatchObject({ code: 'key_not_in_tpm' });
+
+    const attestation = keys.find((k) => k.role === 'attestation');
+    const nonce = new Uint8Array(32).fill(7);
+    const evidence = await certifyPkcs11Key({
+      tokenLabel: fixture.tpm.tokenLabel,
+      keyLabel: KEY_LABELS.attestation,
+      userPin: '1234',
+      nonce,
+    });
+    // The attestation key's evidence presented for the iris-code key too.
+    const swapped = { nonce, certifications: { attestation: evidence, 'iris-code': evidence } };
+    await expect(issueDeviceCertificate(devCa, { ...request, tpmResidency: swapped })).rejects.toMatchObject({
+      code: 'key_not_in_tpm',
+    });
+    // Evidence over another nonce than the one the CA chose.
+    const stale = {
+      nonce: new Uint8Array(32).fill(8),
+      certifications: { attestation: evidence, 'iris-code': evidence },
+    };
+    await expect(issueDeviceCertificate(devCa, { ...request, tpmResidency: stale })).rejects.toMatchObject({
+      code: 'nonce_mismatch',
+    });
+    expect(attestation?.store).toBe('tpm');
   });
 });
 
