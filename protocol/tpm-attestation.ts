@@ -321,9 +321,16 @@ export function measurementOfFileDigests(fileDigests: Uint8Array[]): Uint8Array 
   return sha256(...fileDigests);
 }
 
-/** The value of a SHA-256 PCR after a reset (32 zero bytes) and extending it with each digest in turn. */
-export function expectedPcr16(measurementDigests: Uint8Array[]): Uint8Array {
-  let pcr: Uint8Array = new Uint8Array(SHA256_BYTES);
+/**
+ * The value of a SHA-256 PCR after extending it with each digest in turn, starting from `from`
+ * (default: 32 zero bytes, its value after a reset).
+ */
+export function expectedPcr16(
+  measurementDigests: Uint8Array[],
+  from: Uint8Array = new Uint8Array(SHA256_BYTES),
+): Uint8Array {
+  assertSha256Digest(from, 'starting PCR value');
+  let pcr = from;
   for (const digest of measurementDigests) {
     assertSha256Digest(digest, 'measurement digest');
     pcr = sha256(pcr, digest);
