@@ -21,7 +21,8 @@ export default function setup(project: TestProject): () => void {
   execFileSync('bash', [FIXTURE_SCRIPT, 'up', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
   project.provide('hsmFixtureDir', dir);
   return () => {
-    execFileSync('bash', [FIXTURE_SCRIPT, 'down', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // Quiet: vitest's closing summary should stay the last thing printed. A failure still throws with its stderr.
+    execFileSync('bash', [FIXTURE_SCRIPT, 'down', dir], { stdio: 'pipe' });
     rmSync(dir, { recursive: true, force: true });
   };
 }
