@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { concatBytes, toHex } from '../protocol/bytes.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { measurementOfFileDigests, parseEccPublic, parseTpmtSignature } from '../protocol/tpm-attestation.ts';
+import {
+  measurementOfFileDigests,
+  parseEccPublic,
+  parseTpmtSignature,
+  TPM_ALG_NULL,
+} from '../protocol/tpm-attestation.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,7 +36,6 @@ const SHA256_PCR_BYTES = 32;
 const TPM_ST_SESSIONS = 0x8002;
 const TPM_CC_CERTIFY = 0x00000148;
 const TPM_RS_PW = 0x40000009;
-const TPM_ALG_NULL = 0x0010;
 const COMMAND_HEADER_BYTES = 10;
 
 /** Runs one tpm2-tools program; its stderr becomes the error message when it fails. */
