@@ -20,7 +20,7 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-install_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+install_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
   echo "system-deps: missing Debian packages: ${missing[*]}" >&2
   echo "system-deps: run as root:  sudo sh -c '$install_cmd'" >&2
@@ -29,5 +29,5 @@ fi
 
 echo "system-deps: installing ${missing[*]}"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 echo "system-deps: installed ${#missing[@]} package(s)"
