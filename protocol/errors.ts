@@ -23,6 +23,10 @@ export const ERROR_CODES = {
   key_not_found: 'no key with this label exists on the token',
   key_exists: 'a key with this label already exists on the token',
   tpm_command_failed: 'a tpm2-tools command failed',
+  unreadable_image: 'the image could not be read or decoded',
+  unsupported_image_format: 'the image is not a PNG or JPEG',
+  wrong_image_size: 'the image is not a 640 x 480 frame',
+  image_too_large: 'the image file is larger than any frame can be',
   invalid_argument: 'a command-line argument or input file is invalid',
   internal_error: 'an unexpected internal error',
 } as const;
