@@ -16,7 +16,10 @@ interface Benchmark {
 }
 
 /** Loaded on demand, so one benchmark's dependencies never slow down another's start. */
-const BENCHMARKS = new Map<string, () => Promise<Benchmark>>([['hsm', () => import('./hsm.ts')]]);
+const BENCHMARKS = new Map<string, () => Promise<Benchmark>>([
+  ['hsm', () => import('./hsm.ts')],
+  ['match', () => import('./match.ts')],
+]);
 
 const USAGE = `usage: npm run bench -- [--json] [name...]
   name     one of: ${[...BENCHMARKS.keys()].join(', ')} (default: all)
