@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { hsmCommand } from '../hsm/cli.ts';
+import { irisCommand } from '../iris/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -14,7 +15,8 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 const program = new Command('irisgate')
   .description('Irisgate: signed iris capture, uniqueness backend and zero-knowledge uniqueness proofs')
   .version(version)
-  .addCommand(hsmCommand());
+  .addCommand(hsmCommand())
+  .addCommand(irisCommand());
 
 /** Settings a command passes to its children only when they are made with .command(), not addCommand(). */
 function throwUsageErrors(command: Command): void {
