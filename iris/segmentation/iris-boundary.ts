@@ -1,0 +1,335 @@
+/**
+ * Iris outer boundary (limbus).
+ *
+ * The iris is searched as a scaled copy of the pupil's outline (same centre to start with; the pupil's
+ * ellipse shape is kept only when it is clearly elliptical, i.e. for off-axis gaze), so the search is
+ * one-dimensional in the scale s = iris radius / pupil radius.
+ *
+ * Pass 1 (integro-differential): on rays in the lateral sectors (eyelids cover the top and bottom), the
+ * dark-to-bright radial derivative is summed over rays for every scale; each step is weighted by how
+ * iris-like its inner side is, so the sclera-to-skin step at the eye corners does not compete. The best
+ * scale gives a first radius.
+ * Pass 2: on each ray the strongest step within +-22% of that radius is taken, and the points are fitted
+ * with a RANSAC circle (in the pupil-shaped frame) and Tukey-weighted refinement.
+ * Pass 3: the same, re-centred on the pass-2 fit, with more rays (lower sector included) in a +-10% window.
+ */
+import type { Ellipse } from './geometry.ts';
+import { ellipseRadiusAt, ransacCircle } from './geometry.ts';
+import type { FloatImage } from './image-ops.ts';
+import { median } from './image-ops.ts';
+import { allocProfile, sampleRay } from './rays.ts';
+
+export interface IrisFit {
+  ellipse: Ellipse;
+  /** Accepted boundary points and their final weights. */
+  xs: Float64Array;
+  ys: Float64Array;
+  weights: Float64Array;
+  /** Fraction of the rays cast in the final pass that support the fit. */
+  inlierFraction: number;
+  rms: number;
+  /** Median dark-to-bright step (grey levels) at the accepted points. */
+  edgeStrength: number;
+  /** Median iris intensity just outside the pupil. */
+  irisLevel: number;
+  /** Sum-of-steps peak of pass 1, per ray. */
+  peakResponse: number;
+}
+
+/** Anisotropic frame shared by the pupil and the iris: unit shape of the pupil outline. */
+interface Shape {
+  cx: number;
+  cy: number;
+  /** Ratio b/a kept for the frame (1 = circular). */
+  k: number;
+  theta: number;
+}
+
+/** Unit-shape radius in image direction phi (1 along the major axis). */
+function shapeRadius(shape: Shape, phi: number): number {
+  if (shape.k === 1) return 1;
+  return ellipseRadiusAt({ cx: 0, cy: 0, a: 1, b: shape.k, theta: shape.theta }, phi);
+}
+
+function toCanonical(shape: Shape, x: number, y: number): [number, number] {
+  const dx = x - shape.cx;
+  const dy = y - shape.cy;
+  if (shape.k === 1) return [dx, dy];
+  const c = Math.cos(shape.theta);
+  const s = Math.sin(shape.theta);
+  const u = dx * c + dy * s;
+  const v = (-dx * s + dy * c) / shape.k;
+  return [u * c - v * s, u * s + v * c];
+}
+
+function fromCanonical(shape: Shape, u0: number, v0: number): [number, number] {
+  if (shape.k === 1) return [shape.cx + u0, shape.cy + v0];
+  const c = Math.cos(shape.theta);
+  const s = Math.sin(shape.theta);
+  const u = u0 * c + v0 * s;
+  const v = (-u0 * s + v0 * c) * shape.k;
+  return [shape.cx + u * c - v * s, shape.cy + u * s + v * c];
+}
+
+function inSectors(phi: number, sectors: ReadonlyArray<readonly [number, number]>): boolean {
+  let p = phi % (2 * Math.PI);
+  if (p < 0) p += 2 * Math.PI;
+  for (const [a, b] of sectors) {
+    const lo = ((a % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
+    const span = b - a;
+    let d = p - lo;
+    if (d < 0) d += 2 * Math.PI;
+    if (d <= span) return true;
+  }
+  return false;
+}
+
+const DEG = Math.PI / 180;
+/** Lateral sectors (image angles, +y down): right and left of the pupil. */
+const LATERAL: ReadonlyArray<readonly [number, number]> = [
+  [-45 * DEG, 45 * DEG],
+  [135 * DEG, 225 * DEG],
+];
+/** Pass 3: lateral plus the lower sector. */
+const WIDE: ReadonlyArray<readonly [number, number]> = [
+  [-55 * DEG, 125 * DEG],
+  [125 * DEG, 235 * DEG],
+];
+
+/**
+ * Finds the limbus around `pupil`. `maxRadius` bounds the iris radius in pixels. Returns null when no
+ * consistent boundary is found.
+ */
+export function findIris(
+  img: FloatImage,
+  specular: Uint8Array,
+  pupil: Ellipse,
+  maxRadius: number,
+  minRatio = 0.1,
+  maxRatio = 0.8,
+): IrisFit | null {
+  const elliptical = pupil.b / pupil.a < 0.88;
+  const shape: Shape = {
+    cx: pupil.cx,
+    cy: pupil.cy,
+    k: elliptical ? pupil.b / pupil.a : 1,
+    theta: pupil.theta,
+  };
+  const rp = elliptical ? pupil.a : (pupil.a + pupil.b) / 2;
+  const sMin = 1 / maxRatio;
+  const sMax = Math.max(sMin + 0.5, Math.min(1 / minRatio, maxRadius / rp));
+
+  // Iris level: median intensity just outside the pupil.
+  const levels: number[] = [];
+  for (let k = 0; k < 32; k++) {
+    const phi = (2 * Math.PI * k) / 32;
+    if (!inSectors(phi, WIDE)) continue;
+    const r = rp * shapeRadius(shape, phi);
+    for (const f of [1.15, 1.25]) {
+      const x = Math.round(shape.cx + Math.cos(phi) * r * f);
+      const y = Math.round(shape.cy + Math.sin(phi) * r * f);
+      if (x < 0 || y < 0 || x >= img.width || y >= img.height) continue;
+      if (specular[y * img.width + x] === 1) continue;
+      levels.push(img.data[y * img.width + x] as number);
+    }
+  }
+  if (levels.length < 4) return null;
+  const irisLevel = median(levels);
+
+  // ---- pass 1: integro-differential over the scale along lateral rays.
+  const rays1 = 48;
+  const stepPx = Math.max(0.75, (rp * (sMax - sMin)) / 360);
+  const n = Math.max(16, Math.ceil((rp * (sMax - sMin)) / stepPx));
+  const half = Math.max(1, Math.round(Math.max(1.5, rp * 0.03) / stepPx));
+  const prof = allocProfile(n);
+  const acc = new Float64Array(n);
+  const tex = new Float64Array(n);
+  const cum = new Float64Array(n);
+  const win = Math.max(4, Math.round((0.12 * rp * 2) / stepPx));
+  const score = new Float64Array(n);
+  let used = 0;
+  for (let k = 0; k < rays1; k++) {
+    const phi = (2 * Math.PI * (k + 0.5)) / rays1;
+    if (!inSectors(phi, LATERAL)) continue;
+    const e = rp * shapeRadius(shape, phi);
+    const ux = Math.cos(phi) * e;
+    const uy = Math.sin(phi) * e;
+    if (sampleRay(img, specular, shape.cx, shape.cy, ux, uy, sMin, sMax, n, half, prof) < n / 4) continue;
+    used++;
+    // Each ray votes with its steps relative to its own strongest one, so a few very strong unrelated
+    // edges (text, frame borders, eye corners) cannot outvote a boundary that every ray agrees on.
+    let rayMax = 8;
+    for (let i = 0; i < n; i++) {
+      const d = prof.deriv[i] as number;
+      if (d <= 0) {
+        score[i] = 0;
+        continue;
+      }
+      const v = d * irisSideWeight(prof.values, i, half, n, irisLevel);
+      score[i] = v;
+      if (v > rayMax) rayMax = v;
+    }
+    // Texture vote: the iris is textured, the sclera beyond the limbus is smooth. Roughness = mean
+    // absolute difference of neighbouring samples, inside vs outside a window on each side.
+    cum[0] = 0;
+    for (let i = 1; i < n; i++) {
+      cum[i] = (cum[i - 1] as number) + Math.abs((prof.values[i] as number) - (prof.values[i - 1] as number));
+    }
+    for (let i = win + 1; i < n - win; i++) {
+      if (prof.invalid[i] === 1) continue;
+      const rin = ((cum[i] as number) - (cum[i - win] as number)) / win;
+      const rout = ((cum[i + win] as number) - (cum[i] as number)) / win;
+      tex[i] = Math.max(0, (rin - rout) / (rin + rout + 0.5));
+    }
+    // Each step votes; a step from texture into smooth surroundings (iris to sclera) counts double.
+    for (let i = 0; i < n; i++) {
+      acc[i] = (acc[i] as number) + ((score[i] as number) / rayMax) ** 2 * (0.5 + (tex[i] as number));
+      tex[i] = 0;
+    }
+  }
+  if (used < 6) return null;
+  // Light smoothing of the accumulator.
+  let bestI = -1;
+  let bestV = 0;
+  for (let i = 1; i < n - 1; i++) {
+    const v = 0.25 * (acc[i - 1] as number) + 0.5 * (acc[i] as number) + 0.25 * (acc[i + 1] as number);
+    if (v > bestV) {
+      bestV = v;
+      bestI = i;
+    }
+  }
+  if (bestI < 0) return null;
+  const s1 = sMin + ((sMax - sMin) * bestI) / (n - 1);
+
+  // ---- pass 2: per-ray edges near s1 from the pupil centre, circle fit in the pupil-shaped frame.
+  const fit2 = raysAndFit(img, specular, shape, rp, s1 * 0.78, s1 * 1.22, 64, LATERAL, irisLevel);
+  if (!fit2) return null;
+  // ---- pass 3: re-centred, narrower window, more sectors.
+  const shape3: Shape = { ...shape, cx: fit2.cx, cy: fit2.cy };
+  const fit3 = raysAndFit(img, specular, shape3, fit2.rho, 0.9, 1.1, 96, WIDE, irisLevel) ?? fit2;
+  const [cx, cy] = [fit3.cx, fit3.cy];
+  const a = fit3.rho;
+  return {
+    ellipse: { cx, cy, a, b: a * shape.k, theta: shape.k === 1 ? 0 : shape.theta },
+    xs: fit3.xs,
+    ys: fit3.ys,
+    weights: fit3.weights,
+    inlierFraction: fit3.inlierFraction,
+    rms: fit3.rms,
+    edgeStrength: fit3.edgeStrength,
+    irisLevel,
+    peakResponse: bestV / used,
+  };
+}
+
+/**
+ * Weight of a dark-to-bright step at i: 1 when its inner side is at most iris-bright (the iris, or the
+ * darkened rim of the iris), falling as the inner side gets brighter than the iris (sclera to skin).
+ */
+function irisSideWeight(values: Float32Array, i: number, half: number, n: number, irisLevel: number): number {
+  const inner = values[Math.max(0, i - 2 * half)] as number;
+  if (inner <= irisLevel + 4) return 1;
+  const outer = values[Math.min(n - 1, i + 2 * half)] as number;
+  const span = outer - irisLevel;
+  if (span <= 1) return 0;
+  const w = (outer - inner) / span;
+  return w <= 0 ? 0 : w >= 1 ? 1 : w;
+}
+
+interface RayFit {
+  cx: number;
+  cy: number;
+  /** Radius along the major axis of the shape. */
+  rho: number;
+  xs: Float64Array;
+  ys: Float64Array;
+  weights: Float64Array;
+  inlierFraction: number;
+  rms: number;
+  edgeStrength: number;
+}
+
+function raysAndFit(
+  img: FloatImage,
+  specular: Uint8Array,
+  shape: Shape,
+  rho: number,
+  lo: number,
+  hi: number,
+  rays: number,
+  sectors: ReadonlyArray<readonly [number, number]>,
+  irisLevel: number,
+): RayFit | null {
+  const n = Math.max(16, Math.min(200, Math.ceil(rho * (hi - lo) * 1.5)));
+  const half = Math.max(1, Math.round((Math.max(1.5, rho * 0.025) * (n - 1)) / (rho * (hi - lo))));
+  const prof = allocProfile(n);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const ws: number[] = [];
+  const qs: number[] = [];
+  const vs: number[] = [];
+  let cast = 0;
+  for (let k = 0; k < rays; k++) {
+    const phi = (2 * Math.PI * (k + 0.5)) / rays;
+    if (!inSectors(phi, sectors)) continue;
+    cast++;
+    const e = rho * shapeRadius(shape, phi);
+    const ux = Math.cos(phi) * e;
+    const uy = Math.sin(phi) * e;
+    if (sampleRay(img, specular, shape.cx, shape.cy, ux, uy, lo, hi, n, half, prof) < n / 2) continue;
+    let best = -1;
+    let bestScore = 0;
+    let bestStep = 0;
+    for (let i = half; i < n - half; i++) {
+      const d = prof.deriv[i] as number;
+      if (d <= 0) continue;
+      const sc = d * irisSideWeight(prof.values, i, half, n, irisLevel);
+      if (sc > bestScore) {
+        bestScore = sc;
+        best = i;
+        bestStep = d;
+      }
+    }
+    if (best < 0 || bestStep < 2) continue;
+    const dm = prof.deriv[best - 1] as number;
+    const d0 = prof.deriv[best] as number;
+    const dp = prof.deriv[best + 1] as number;
+    const den = dm - 2 * d0 + dp;
+    const off = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (dm - dp)) / den)) : 0;
+    const s = lo + ((hi - lo) * (best + off)) / (n - 1);
+    const x = shape.cx + ux * s;
+    const y = shape.cy + uy * s;
+    xs.push(x);
+    ys.push(y);
+    ws.push(bestScore);
+    const [u, v] = toCanonical(shape, x, y);
+    qs.push(u);
+    vs.push(v);
+  }
+  if (xs.length < 8) return null;
+  const maxW = Math.max(...ws);
+  const wn = ws.map((v) => Math.sqrt(v / maxW));
+  const tol = Math.max(1.5, 0.03 * rho);
+  const circ = ransacCircle(qs, vs, wn, tol, { minR: rho * lo, maxR: rho * hi * 1.05, iterations: 200 });
+  if (!circ) return null;
+  const [cx, cy] = fromCanonical(shape, circ.circle.x, circ.circle.y);
+  let inl = 0;
+  const strengths: number[] = [];
+  for (let i = 0; i < circ.weights.length; i++) {
+    if ((circ.weights[i] as number) > 0) {
+      inl++;
+      strengths.push(ws[i] as number);
+    }
+  }
+  return {
+    cx,
+    cy,
+    rho: circ.circle.r,
+    xs: Float64Array.from(xs),
+    ys: Float64Array.from(ys),
+    weights: circ.weights,
+    inlierFraction: inl / Math.max(1, cast),
+    rms: circ.rms,
+    edgeStrength: strengths.length > 0 ? median(strengths) : 0,
+  };
+}
