@@ -19,6 +19,7 @@ interface Benchmark {
 const BENCHMARKS = new Map<string, () => Promise<Benchmark>>([
   ['hsm', () => import('./hsm.ts')],
   ['match', () => import('./match.ts')],
+  ['iris', () => import('./iris.ts')],
 ]);
 
 const USAGE = `usage: npm run bench -- [--json] [name...]
