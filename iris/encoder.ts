@@ -32,8 +32,13 @@ import {
   MASK_THRESHOLD,
 } from '../models/iris-code/gabor.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { CODE_BITS, type IrisCode } from '../protocol/iris-code-layout.ts';
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from './types.ts';
+import {
+  CODE_BITS,
+  type IrisCode,
+  NORMALIZED_HEIGHT,
+  NORMALIZED_WIDTH,
+  type NormalizedIris,
+} from '../protocol/iris-code-layout.ts';
 
 export const DEFAULT_MODEL_PATH = fileURLToPath(
   new URL(`../models/${IRIS_CODE_MODEL_FILE}`, import.meta.url),

@@ -14,11 +14,11 @@
  * outside the image), as open-iris.
  */
 import { IrisgateError } from '../protocol/errors.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../protocol/iris-code-layout.ts';
 import type { Ellipse } from './segmentation/geometry.ts';
 import { ellipseRadiusAt } from './segmentation/geometry.ts';
 import type { EyeSegmentation } from './segmentation/types.ts';
-import type { GreyImage, NormalizedIris } from './types.ts';
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from './types.ts';
+import type { GreyImage } from './types.ts';
 
 export type Interpolation = 'bilinear' | 'nearest';
 

@@ -25,11 +25,10 @@
 
 import type { ErrorCode } from '../protocol/errors.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../protocol/iris-code-layout.ts';
 import type { Ellipse } from './segmentation/geometry.ts';
 import { ellipseTester } from './segmentation/geometry.ts';
 import type { EyeSegmentation } from './segmentation/types.ts';
-import type { NormalizedIris } from './types.ts';
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from './types.ts';
 
 export const QUALITY_THRESHOLDS = {
   minPupilIrisRatio: 0.1,

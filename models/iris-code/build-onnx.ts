@@ -15,7 +15,7 @@
  * Filter 1 (17 columns) sits centred in a 41-column kernel so that both filters share one Conv.
  */
 import onnxProto, { type onnx } from 'onnx-proto';
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../iris/types.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
 import {
   type GaborKernel,
   OPEN_IRIS_KERNELS,

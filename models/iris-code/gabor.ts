@@ -7,7 +7,7 @@
  * Conventions follow open-iris: a kernel is `rows` (radial) x `cols` (angular), row-major; "real" is the
  * even (cosine) part and "imag" the odd (sine) part.
  */
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../iris/types.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../protocol/iris-code-layout.ts';
 
 export interface GaborFilterParams {
   /** Kernel size as open-iris writes it: [angular (phi) width, radial (rho) height], both odd. */

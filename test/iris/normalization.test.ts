@@ -7,7 +7,7 @@ import { normalizeIris, rubberSheet, usableSamples } from '../../iris/normalizat
 import { parabolaY, segmentEye } from '../../iris/segmentation/index.ts';
 import { generateEye, identityOf, sessionOf } from '../../iris/synth/generate.ts';
 import type { GreyImage } from '../../iris/types.ts';
-import { NORMALIZED_HEIGHT as H, NORMALIZED_WIDTH as W } from '../../iris/types.ts';
+import { NORMALIZED_HEIGHT as H, NORMALIZED_WIDTH as W } from '../../protocol/iris-code-layout.ts';
 
 const CX = 320;
 const CY = 240;

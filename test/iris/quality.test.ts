@@ -18,8 +18,8 @@ import {
 import type { EyeSegmentation } from '../../iris/segmentation/index.ts';
 import { segmentEye } from '../../iris/segmentation/index.ts';
 import type { GreyImage } from '../../iris/types.ts';
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../iris/types.ts';
 import { IrisgateError } from '../../protocol/errors.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
 import { OPEN_IRIS_SAMPLE_EYE } from '../support/shared-data.ts';
 
 async function grey(pipeline: ReturnType<typeof sharp>): Promise<GreyImage> {

@@ -10,7 +10,6 @@ import {
   encodeResponses,
   type IrisEncoder,
 } from '../../iris/encoder.ts';
-import { NORMALIZED_HEIGHT as H, type NormalizedIris, NORMALIZED_WIDTH as W } from '../../iris/types.ts';
 import { buildIrisCodeModel, radialPatch } from '../../models/iris-code/build-onnx.ts';
 import {
   type FilterBankResponses,
@@ -28,7 +27,14 @@ import {
   referenceFilterBank,
 } from '../../models/iris-code/gabor.ts';
 import { IrisgateError } from '../../protocol/errors.ts';
-import { CODE_BITS, codeBitIndex, type IrisCode } from '../../protocol/iris-code-layout.ts';
+import {
+  CODE_BITS,
+  codeBitIndex,
+  NORMALIZED_HEIGHT as H,
+  type IrisCode,
+  type NormalizedIris,
+  NORMALIZED_WIDTH as W,
+} from '../../protocol/iris-code-layout.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const MODELS_DIR = new URL('../../models/', import.meta.url);
