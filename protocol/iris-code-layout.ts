@@ -12,8 +12,6 @@ export const CODE_COLUMNS = 256;
 export const CODE_FILTERS = 2;
 export const CODE_PARTS = 2;
 export const CODE_BITS = CODE_ROWS * CODE_COLUMNS * CODE_FILTERS * CODE_PARTS;
-/** Bits in one angular column (all rows are separate: a column's bits are not contiguous). */
-export const BITS_PER_CELL = CODE_FILTERS * CODE_PARTS;
 
 export interface IrisCode {
   /** 16,384 values of 0 or 1. */

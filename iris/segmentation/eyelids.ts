@@ -64,7 +64,8 @@ export function findEyelids(
   const loW: number[] = [];
   const w = img.width;
   const h = img.height;
-  const pupilBand = Math.max(2, 0.1 * ((pupil.a + pupil.b) / 2));
+  // The pupil edge itself gives a step over the derivative span and the blur around it.
+  const pupilBand = Math.max(2, 0.1 * ((pupil.a + pupil.b) / 2)) + half + 1;
   const limbusBand = Math.max(2, 0.06 * ri);
   const lowerStart = pupil.cy + 0.6 * Math.min(pupil.a, pupil.b);
   const colValues = new Float32Array(Math.ceil(2.4 * ri) + 8);
@@ -183,6 +184,12 @@ function confirmLid(
   return { parabola: null, points: fit.points, inliers: fit.inliers, strength: 0 };
 }
 
+/**
+ * Largest curvature against the lid's own (times the iris radius) a lid fit may show. Real lid margins
+ * through the eye corners curve at about 0.1-0.3 / r_iris the right way; flat lids fit with a little noise.
+ */
+const WRONG_CURVATURE = 0.03;
+
 /** RANSAC parabola through column points; `sign` 1 for the upper lid (opens downwards on screen: c2 >= 0). */
 function fitLid(
   xs: number[],
@@ -200,6 +207,7 @@ function fitLid(
   let best: [number, number, number] | null = null;
   let bestScore = 0;
   const maxCurv = 0.5 / ri;
+  const minCurv = WRONG_CURVATURE / ri;
   for (let it = 0; it < 150; it++) {
     const i = Math.floor(rand() * n);
     const j = Math.floor(rand() * n);
@@ -211,8 +219,10 @@ function fitLid(
       x0,
     );
     if (!p) continue;
-    // Lids curve away from the eye's centre: c2 has the lid's sign (small opposite curvature tolerated).
-    if (sign * p[2] < -0.3 / ri || Math.abs(p[2]) > maxCurv || Math.abs(p[1]) > 0.4) continue;
+    // Lids curve away from the eye's centre (they meet at the corners): c2 has the lid's sign, up to the
+    // noise of a nearly flat lid. Steps curving the other way are the pupil's or the limbus's own arcs, or
+    // texture and shading lined up along them.
+    if (sign * p[2] < -minCurv || Math.abs(p[2]) > maxCurv || Math.abs(p[1]) > 0.4) continue;
     let score = 0;
     for (let m = 0; m < n; m++) {
       const d = (xs[m] as number) - x0;
@@ -242,7 +252,8 @@ function fitLid(
   if (inX.length < minInliers) return { parabola: null, points: n, inliers: inX.length, strength: 0 };
   const span = Math.max(...inX) - Math.min(...inX);
   if (span < 0.5 * ri) return { parabola: null, points: n, inliers: inX.length, strength: 0 };
-  const p = leastSquaresParabola(inX, inY, inW, x0) ?? best;
+  const ls = leastSquaresParabola(inX, inY, inW, x0);
+  const p = ls && sign * ls[2] >= -minCurv ? ls : best;
   const sorted = [...inW].sort((a, b) => a - b);
   return {
     parabola: { x0, c0: p[0], c1: p[1], c2: p[2] },

@@ -191,7 +191,7 @@ export function segmentEye(image: GreyImage): EyeSegmentation {
   }
   lap('masks');
 
-  const orient = estimateOrientation(upper, lower, irisE);
+  const orient = estimateOrientation(upper, lower, irisE, { image: down, factor, pupil: pupilE });
   const offgaze = Math.min(momentEccentricity(pupilE), momentEccentricity(irisE));
   lap('orientation');
 

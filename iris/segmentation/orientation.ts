@@ -1,28 +1,56 @@
 /**
  * In-plane eye orientation.
  *
- * open-iris takes the principal axis of the eyeball (eye opening) region. Here the eye opening is known
- * only through the two lid parabolas fitted inside the iris; their intersections approximate the eye
- * corners, and the corner-to-corner line gives the eye axis. The estimate is used only when both lids
- * were found, they intersect on both sides of the iris at a plausible distance (1.2 to 5 iris radii),
- * and the axis is within +-25 degrees of horizontal; otherwise the orientation is 0 and flagged
- * unreliable (the matcher's +-15 column shift covers +-10.5 degrees of residual roll).
+ * Two estimates, as open-iris's moment-of-area idea adapted to a model-free segmentation:
+ *
+ *  - Eye opening (main): on the downsampled image, the sclera is grown outwards from both sides of the
+ *    limbus (pixels close to the grey level found just beside the iris, stopped by strong edges: the dark
+ *    lash and lid margins, lid creases); columns whose region runs into the search window's top or bottom
+ *    (leaks into skin of the same brightness) are dropped. The opening is that sclera plus the visible iris
+ *    between them, and its orientation the principal axis of its second central moments. An opening that
+ *    is too round (moment eccentricity below 0.1), too small, or present on one side of the iris only is
+ *    not used.
+ *  - Lid corners (fallback): where the two lid parabolas fitted inside the iris meet, the corner-to-corner
+ *    line approximates the eye axis; used only when both lids were found, they intersect on both sides of
+ *    the iris at a plausible distance (1.2 to 5 iris radii), and the axis is within +-25 degrees.
+ *
+ * Otherwise the orientation is 0 and flagged unreliable (the matcher's +-15 column shift covers
+ * +-10.5 degrees of residual roll).
  */
 import type { Parabola } from './eyelids.ts';
 import type { Ellipse } from './geometry.ts';
+import type { FloatImage } from './image-ops.ts';
 
 export interface Orientation {
   angle: number;
   reliable: boolean;
   corners: [{ x: number; y: number }, { x: number; y: number }] | null;
+  /** Which estimate gave the angle. */
+  source: 'opening' | 'corners' | 'none';
+  /** Moment eccentricity of the eye opening (0 = round), NaN when not segmented. */
+  eccentricity: number;
 }
+
+const MAX_ANGLE = (25 * Math.PI) / 180;
+/** open-iris's MomentOfArea default: below this eccentricity the opening is too round to orient. */
+const MIN_ECCENTRICITY = 0.1;
 
 export function estimateOrientation(
   upper: Parabola | null,
   lower: Parabola | null,
   iris: Ellipse,
+  opening?: { image: FloatImage; factor: number; pupil: Ellipse },
 ): Orientation {
-  const none: Orientation = { angle: 0, reliable: false, corners: null };
+  if (opening) {
+    const o = openingOrientation(opening.image, opening.factor, iris, opening.pupil, upper, lower);
+    if (o) return o;
+  }
+  return cornerOrientation(upper, lower, iris);
+}
+
+/** Eye axis through the corners where the lid parabolas meet (see the header). */
+export function cornerOrientation(upper: Parabola | null, lower: Parabola | null, iris: Ellipse): Orientation {
+  const none: Orientation = { angle: 0, reliable: false, corners: null, source: 'none', eccentricity: Number.NaN };
   if (!upper || !lower) return none;
   // Both parabolas are expressed around the same x0 (the iris centre column).
   const x0 = upper.x0;
@@ -47,6 +75,208 @@ export function estimateOrientation(
   const pL = { x: x0 + left, y: lowerAt(x0 + left) };
   const pR = { x: x0 + right, y: lowerAt(x0 + right) };
   const angle = Math.atan2(pR.y - pL.y, pR.x - pL.x);
-  if (Math.abs(angle) > (25 * Math.PI) / 180) return none;
-  return { angle, reliable: true, corners: [pL, pR] };
+  if (Math.abs(angle) > MAX_ANGLE) return none;
+  return { angle, reliable: true, corners: [pL, pR], source: 'corners', eccentricity: Number.NaN };
+}
+
+export interface OpeningMask {
+  /** Window in downsampled pixels and its mask (1 = sclera, 2 = iris). */
+  x0: number;
+  y0: number;
+  w: number;
+  h: number;
+  mask: Uint8Array;
+}
+
+/** Debug hook: the last opening mask (set only when `keep` is true). */
+export const debugOpening: { keep: boolean; last: OpeningMask | null } = { keep: false, last: null };
+
+/**
+ * Eye-opening orientation on the downsampled image `img` (full-resolution pixel = factor x downsampled).
+ * Returns null when the opening cannot be segmented or is too round.
+ */
+export function openingOrientation(
+  img: FloatImage,
+  factor: number,
+  irisFull: Ellipse,
+  pupilFull: Ellipse,
+  upper: Parabola | null,
+  lower: Parabola | null,
+): Orientation | null {
+  const { width: W, height: H, data } = img;
+  const toDown = (v: number): number => (v + 0.5) / factor - 0.5;
+  const cx = toDown(irisFull.cx);
+  const cy = toDown(irisFull.cy);
+  const r = (irisFull.a + irisFull.b) / 2 / factor;
+  const rp = (pupilFull.a + pupilFull.b) / 2 / factor;
+  if (r < 6) return null;
+  const x0 = Math.max(1, Math.floor(cx - 3.4 * r));
+  const x1 = Math.min(W - 2, Math.ceil(cx + 3.4 * r));
+  const y0 = Math.max(1, Math.floor(cy - 1.7 * r));
+  const y1 = Math.min(H - 2, Math.ceil(cy + 1.7 * r));
+  const w = x1 - x0 + 1;
+  const h = y1 - y0 + 1;
+  if (w < 8 || h < 8) return null;
+  // Smoothed window (3x3 box) and its gradient magnitude.
+  const s = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let acc = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        const row = (y + y0 + dy) * W + x + x0;
+        acc += (data[row - 1] as number) + (data[row] as number) + (data[row + 1] as number);
+      }
+      s[y * w + x] = acc / 9;
+    }
+  }
+  const grad = new Float32Array(w * h);
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const gx = (s[i + 1] as number) - (s[i - 1] as number);
+      const gy = (s[i + w] as number) - (s[i - w] as number);
+      grad[i] = Math.hypot(gx, gy) / 2;
+    }
+  }
+  // Iris level and sclera references beside the limbus (left and right of the iris, near its centre row).
+  const inIris = (x: number, y: number, scale: number): boolean => {
+    const dx = x + x0 - cx;
+    const dy = y + y0 - cy;
+    return dx * dx + dy * dy <= scale * scale * r * r;
+  };
+  const irisVals: number[] = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const d = Math.hypot(x + x0 - cx, y + y0 - cy);
+      if (d > rp * 1.15 + 1 && d < 0.9 * r) irisVals.push(s[y * w + x] as number);
+    }
+  }
+  if (irisVals.length < 10) return null;
+  irisVals.sort((a, b) => a - b);
+  const irisLevel = irisVals[irisVals.length >> 1] as number;
+  const mask = new Uint8Array(w * h);
+  const queue = new Int32Array(w * h);
+  let sides = 0;
+  for (const side of [-1, 1]) {
+    const vals: number[] = [];
+    const seeds: number[] = [];
+    for (let y = Math.round(cy - 0.25 * r); y <= Math.round(cy + 0.25 * r); y++) {
+      for (let x = Math.round(cx + side * 1.15 * r); side * x <= side * Math.round(cx + side * 1.6 * r); x += side) {
+        const lx = x - x0;
+        const ly = y - y0;
+        if (lx < 1 || ly < 1 || lx >= w - 1 || ly >= h - 1) continue;
+        vals.push(s[ly * w + lx] as number);
+        seeds.push(ly * w + lx);
+      }
+    }
+    if (vals.length < 4) continue;
+    const sorted = [...vals].sort((a, b) => a - b);
+    const level = sorted[sorted.length >> 1] as number;
+    const contrast = level - irisLevel;
+    // The sclera must be clearly brighter than the iris.
+    if (process.env.ODBG) console.log('side', side, 'level', level, 'iris', irisLevel, 'r', r);
+    if (contrast < 10) continue;
+    const tol = Math.max(8, 0.45 * contrast);
+    const maxGrad = Math.max(4, 0.22 * contrast);
+    let head = 0;
+    let tail = 0;
+    for (const i of seeds) {
+      if (Math.abs((s[i] as number) - level) <= tol && mask[i] === 0) {
+        mask[i] = 1;
+        queue[tail++] = i;
+      }
+    }
+    if (process.env.ODBG) console.log("tail", tail, seeds.length, tol);
+    if (tail < 3) continue;
+    while (head < tail) {
+      const i = queue[head++] as number;
+      const x = i % w;
+      const y = (i - x) / w;
+      for (const [nx, ny] of [
+        [x - 1, y],
+        [x + 1, y],
+        [x, y - 1],
+        [x, y + 1],
+      ] as const) {
+        if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
+        const j = ny * w + nx;
+        if (mask[j] !== 0) continue;
+        if (inIris(nx, ny, 1.05)) continue;
+        if (Math.abs((s[j] as number) - level) > tol || (grad[j] as number) > maxGrad) continue;
+        mask[j] = 1;
+        queue[tail++] = j;
+      }
+    }
+    sides++;
+  }
+  if (sides < 2) return null;
+  // Columns whose sclera reaches the window's top or bottom row leaked into skin: dropped.
+  for (let x = 0; x < w; x++) {
+    if (mask[x] === 1 || mask[(h - 1) * w + x] === 1) {
+      for (let y = 0; y < h; y++) mask[y * w + x] = 0;
+    }
+  }
+  // The iris between the sclera: iris pixels in columns within the iris whose height lies within the
+  // vertical extent of the sclera next to it (approximated by the lids where the sclera meets the limbus).
+  let m00 = 0;
+  let m10 = 0;
+  let m01 = 0;
+  let left = 0;
+  let right = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (mask[y * w + x] !== 1) continue;
+      m00++;
+      m10 += x;
+      m01 += y;
+      if (x + x0 < cx) left++;
+      else right++;
+    }
+  }
+  const minArea = 0.15 * r * r;
+  if (process.env.ODBG) console.log('left', left, 'right', right, minArea);
+  if (left < minArea || right < minArea) {
+    if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
+    return null;
+  }
+  // Visible iris: inside the iris and between the lid parabolas (full-resolution coordinates).
+  const lidY = (p: Parabola | null, xFull: number, dflt: number): number => {
+    if (!p) return dflt;
+    const d = xFull - p.x0;
+    return p.c0 + p.c1 * d + p.c2 * d * d;
+  };
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!inIris(x, y, 1) || mask[y * w + x] !== 0) continue;
+      const xf = (x + x0 + 0.5) * factor - 0.5;
+      const yf = (y + y0 + 0.5) * factor - 0.5;
+      if (yf <= lidY(upper, xf, -1e9) || yf >= lidY(lower, xf, 1e9)) continue;
+      mask[y * w + x] = 2;
+      m00++;
+      m10 += x;
+      m01 += y;
+    }
+  }
+  if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
+  const mx = m10 / m00;
+  const my = m01 / m00;
+  let mu20 = 0;
+  let mu02 = 0;
+  let mu11 = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (mask[y * w + x] === 0) continue;
+      const dx = x - mx;
+      const dy = y - my;
+      mu20 += dx * dx;
+      mu02 += dy * dy;
+      mu11 += dx * dy;
+    }
+  }
+  if (process.env.ODBG) console.log('mu', mu20, mu02, mu11);
+  const ecc = ((mu20 - mu02) ** 2 + 4 * mu11 * mu11) / (mu20 + mu02) ** 2;
+  if (!(ecc >= MIN_ECCENTRICITY)) return null;
+  const angle = 0.5 * Math.atan2(2 * mu11, mu20 - mu02);
+  if (Math.abs(angle) > MAX_ANGLE) return null;
+  return { angle, reliable: true, corners: null, source: 'opening', eccentricity: ecc };
 }
