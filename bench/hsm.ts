@@ -7,6 +7,7 @@
  *   npm run bench -- hsm             table on stdout, progress on stderr
  *   npm run -s bench -- hsm --json   one JSON object on stdout instead
  */
+
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ import {
 import { Pkcs11Token } from '../hsm/pkcs11-signer.ts';
 import type { Signer } from '../hsm/signer.ts';
 import { type SignatureAlgorithm, verifySignature } from '../protocol/signature.ts';
+import { type Column, percentile, table } from './report.ts';
 
 /** Each case signs for at least this long and at least MIN_SIGNATURES times, after WARMUP_SIGNATURES. */
 const TIME_BUDGET_MS = 1500;
@@ -88,7 +90,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       for (const token of tokens) token.close();
     }
   });
-  console.log(json ? JSON.stringify({ benchmark: 'hsm', results }) : table(results));
+  console.log(json ? JSON.stringify({ benchmark: 'hsm', results }) : table(COLUMNS, results));
 }
 
 /** Runs body against a fresh fixture, which is stopped and removed afterwards, on Ctrl-C too. */
@@ -164,30 +166,17 @@ async function timeSignatures(signer: Signer, message: Uint8Array): Promise<numb
 }
 
 function summarise(latenciesMs: number[]) {
-  const sorted = latenciesMs.toSorted((a, b) => a - b);
-  const meanMs = sorted.reduce((sum, ms) => sum + ms, 0) / sorted.length;
+  const meanMs = latenciesMs.reduce((sum, ms) => sum + ms, 0) / latenciesMs.length;
   return {
-    signatures: sorted.length,
+    signatures: latenciesMs.length,
     signaturesPerSecond: 1000 / meanMs,
     meanMs,
-    p50Ms: percentile(sorted, 0.5),
-    p95Ms: percentile(sorted, 0.95),
+    p50Ms: percentile(latenciesMs, 0.5),
+    p95Ms: percentile(latenciesMs, 0.95),
   };
 }
 
-/** Nearest-rank percentile of an ascending list. */
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)] ?? NaN;
-}
-
-interface Column {
-  title: string;
-  width: number;
-  alignLeft?: boolean;
-  cell: (result: Result) => string;
-}
-
-const COLUMNS: Column[] = [
+const COLUMNS: Column<Result>[] = [
   { title: 'backend', width: 17, alignLeft: true, cell: (r) => r.backend },
   { title: 'curve', width: 9, alignLeft: true, cell: (r) => r.curve },
   { title: 'msg', width: 5, alignLeft: true, cell: (r) => r.message },
@@ -201,17 +190,6 @@ const COLUMNS: Column[] = [
   { title: 'p95 ms', width: 8, cell: (r) => r.p95Ms.toFixed(3) },
   { title: 'vs dev-P-256', width: 12, cell: (r) => `${r.vsDevelopmentP256.toPrecision(3)}x` },
 ];
-
-function table(results: Result[]): string {
-  const row = (text: (column: Column) => string) =>
-    COLUMNS.map((column) =>
-      column.alignLeft ? text(column).padEnd(column.width) : text(column).padStart(column.width),
-    ).join('  ');
-  return [
-    row((column) => column.title),
-    ...results.map((result) => row((column) => column.cell(result))),
-  ].join('\n');
-}
 
 function progress(message: string): void {
   console.error(`hsm: ${message}`);

@@ -8,6 +8,7 @@
  *   npm run bench -- iris             table on stdout, progress on stderr
  *   npm run -s bench -- iris --json   one JSON object on stdout instead
  */
+
 import { fileURLToPath } from 'node:url';
 import { encodeResponses } from '../iris/encoder.ts';
 import { readGreyImage } from '../iris/image-input.ts';
@@ -18,17 +19,13 @@ import { generateEye, identityOf, sessionOf } from '../iris/synth/generate.ts';
 import type { GreyImage } from '../iris/types.ts';
 import { referenceFilterBank } from '../models/iris-code/gabor.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { percentile } from './report.ts';
 
 const SEED = 'bench-iris';
 const SYNTHETIC_FRAMES = 40;
 const REPEATS = 3;
 const SAMPLE_EYE = fileURLToPath(new URL('../../shared/external/open-iris/sample-eye.png', import.meta.url));
 const STAGES = ['segmentation', 'normalization', 'quality', 'encoding', 'total'] as const;
-
-function percentile(values: number[], fraction: number): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
-}
 
 async function frames(): Promise<{ name: string; image: GreyImage }[]> {
   const list = [{ name: 'open-iris sample', image: await readGreyImage(SAMPLE_EYE) }];

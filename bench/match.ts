@@ -12,6 +12,7 @@
  *   npm run bench -- match             table on stdout, progress on stderr
  *   npm run -s bench -- match --json   one JSON object on stdout instead
  */
+
 import {
   IrisGallery,
   type MatchResult,
@@ -24,6 +25,7 @@ import {
   unpackIrisCode,
   wasmSimdSupported,
 } from '../iris/matcher.ts';
+import { type Column, table } from './report.ts';
 
 const GALLERY_TEMPLATES = 20_000;
 /** The naive matcher's sample: the first templates of the same gallery. */
@@ -115,7 +117,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
         `genuine found below ${THRESHOLD}: ${verified.genuineFound}/${verified.genuinePlanted}; ` +
         `engines agree on all ${verified.templatesCompared}, naive on ${verified.naiveCompared}\n`,
     );
-    console.log(table(withRatio));
+    console.log(table(COLUMNS, withRatio));
   }
 }
 
@@ -226,14 +228,7 @@ function genuine(probe: PackedIrisCode, random: () => number): PackedIrisCode {
   return rolled;
 }
 
-interface Column {
-  title: string;
-  width: number;
-  alignLeft?: boolean;
-  cell: (result: Result) => string;
-}
-
-const COLUMNS: Column[] = [
+const COLUMNS: Column<Result>[] = [
   { title: 'matcher', width: 19, alignLeft: true, cell: (r) => r.engine },
   { title: 'mode', width: 8, alignLeft: true, cell: (r) => r.mode },
   { title: 'templates', width: 9, cell: (r) => String(r.templates) },
@@ -242,17 +237,6 @@ const COLUMNS: Column[] = [
   { title: 'templates/s', width: 11, cell: (r) => Math.round(r.templatesPerSecond).toLocaleString('en-US') },
   { title: 'vs naive', width: 8, cell: (r) => `${r.vsNaive.toPrecision(3)}x` },
 ];
-
-function table(results: Result[]): string {
-  const row = (text: (column: Column) => string) =>
-    COLUMNS.map((column) =>
-      column.alignLeft ? text(column).padEnd(column.width) : text(column).padStart(column.width),
-    ).join('  ');
-  return [
-    row((column) => column.title),
-    ...results.map((result) => row((column) => column.cell(result))),
-  ].join('\n');
-}
 
 function progress(message: string): void {
   console.error(`match: ${message}`);
