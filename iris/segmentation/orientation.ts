@@ -155,90 +155,93 @@ export function openingOrientation(
   irisVals.sort((a, b) => a - b);
   const irisLevel = irisVals[irisVals.length >> 1] as number;
   const mask = new Uint8Array(w * h);
-  const queue = new Int32Array(w * h);
-  let sides = 0;
+  const levels: number[] = [];
   for (const side of [-1, 1]) {
     const vals: number[] = [];
-    const seeds: number[] = [];
     for (let y = Math.round(cy - 0.25 * r); y <= Math.round(cy + 0.25 * r); y++) {
       for (let x = Math.round(cx + side * 1.15 * r); side * x <= side * Math.round(cx + side * 1.6 * r); x += side) {
         const lx = x - x0;
         const ly = y - y0;
         if (lx < 1 || ly < 1 || lx >= w - 1 || ly >= h - 1) continue;
         vals.push(s[ly * w + lx] as number);
-        seeds.push(ly * w + lx);
       }
     }
-    if (vals.length < 4) continue;
-    const sorted = [...vals].sort((a, b) => a - b);
-    const level = sorted[sorted.length >> 1] as number;
-    const contrast = level - irisLevel;
-    // The sclera must be clearly brighter than the iris.
-    if (process.env.ODBG) console.log('side', side, 'level', level, 'iris', irisLevel, 'r', r);
-    if (contrast < 10) continue;
-    const tol = Math.max(8, 0.45 * contrast);
-    const maxGrad = Math.max(4, 0.22 * contrast);
-    let head = 0;
-    let tail = 0;
-    for (const i of seeds) {
-      if (Math.abs((s[i] as number) - level) <= tol && mask[i] === 0) {
-        mask[i] = 1;
-        queue[tail++] = i;
+    if (vals.length < 4) return null;
+    vals.sort((a, b) => a - b);
+    levels.push(vals[vals.length >> 1] as number);
+  }
+  let angle = 0;
+  let ecc = 0;
+  let result: Orientation | null = null;
+  for (let pass = 0; pass < 2; pass++) {
+    mask.fill(0);
+    let area = 0;
+    let left = 0;
+    let right = 0;
+    for (const side of [-1, 1]) {
+      const level = levels[side < 0 ? 0 : 1] as number;
+      const contrast = level - irisLevel;
+      // The sclera must be clearly brighter than the iris.
+      if (contrast < 10) return null;
+      const tol = Math.max(8, 0.4 * contrast);
+      const dip = Math.max(4, 0.08 * contrast);
+      const maxRun = Math.round(1.5 * r);
+      let empty = 0;
+      for (let xd = Math.ceil(1.05 * r); xd <= 3.3 * r; xd++) {
+        const x = Math.round(cx + side * xd) - x0;
+        if (x < 0 || x >= w) break;
+        const yc = Math.round(cy + Math.tan(angle) * side * xd) - y0;
+        if (yc < 3 || yc >= h - 3) break;
+        const at = (y: number): number => s[y * w + x] as number;
+        const start = at(yc);
+        const dark = Math.min(level, start) - 0.3 * contrast;
+        const stops = (y: number, dir: number): boolean => {
+          const v = at(y);
+          if (v < dark || v > level + tol) return true;
+          if ((grad[y * w + x] as number) > 0.3 * contrast) return true;
+          // A dark line (lid margin, crease): darker than the sclera side and the far side.
+          const near = Math.max(at(y - dir), at(Math.max(0, Math.min(h - 1, y - 2 * dir))));
+          let far = v;
+          for (let k = 1; k <= 3; k++) {
+            const yy = y + k * dir;
+            if (yy < 0 || yy >= h) break;
+            far = Math.max(far, at(yy));
+          }
+          return Math.min(near, far) - v > dip;
+        };
+        if (start < level - tol || stops(yc, -1)) {
+          if (++empty >= 2) break;
+          continue;
+        }
+        let top = yc;
+        while (top - 1 >= 1 && yc - top < maxRun && !stops(top - 1, -1)) top--;
+        let bottom = yc;
+        while (bottom + 1 < h - 1 && bottom - yc < maxRun && !stops(bottom + 1, 1)) bottom++;
+        // Unbounded (reached the window or the run limit): no lid margin found, the column is not used.
+        if (top <= 1 || bottom >= h - 2 || yc - top >= maxRun || bottom - yc >= maxRun) continue;
+        empty = 0;
+        for (let y = top; y <= bottom; y++) mask[y * w + x] = 1;
+        area += bottom - top + 1;
+        if (side < 0) left += bottom - top + 1;
+        else right += bottom - top + 1;
       }
     }
-    if (process.env.ODBG) console.log("tail", tail, seeds.length, tol);
-    if (tail < 3) continue;
-    while (head < tail) {
-      const i = queue[head++] as number;
-      const x = i % w;
-      const y = (i - x) / w;
-      for (const [nx, ny] of [
-        [x - 1, y],
-        [x + 1, y],
-        [x, y - 1],
-        [x, y + 1],
-      ] as const) {
-        if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
-        const j = ny * w + nx;
-        if (mask[j] !== 0) continue;
-        if (inIris(nx, ny, 1.05)) continue;
-        if (Math.abs((s[j] as number) - level) > tol || (grad[j] as number) > maxGrad) continue;
-        mask[j] = 1;
-        queue[tail++] = j;
+    const minArea = 0.15 * r * r;
+    if (process.env.ODBG) console.log('left', left, 'right', right, minArea);
+    if (left < minArea || right < minArea) {
+      if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
+      return result;
+    }
+    let m00 = area;
+    let m10 = 0;
+    let m01 = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (mask[y * w + x] !== 1) continue;
+        m10 += x;
+        m01 += y;
       }
     }
-    sides++;
-  }
-  if (sides < 2) return null;
-  // Columns whose sclera reaches the window's top or bottom row leaked into skin: dropped.
-  for (let x = 0; x < w; x++) {
-    if (mask[x] === 1 || mask[(h - 1) * w + x] === 1) {
-      for (let y = 0; y < h; y++) mask[y * w + x] = 0;
-    }
-  }
-  // The iris between the sclera: iris pixels in columns within the iris whose height lies within the
-  // vertical extent of the sclera next to it (approximated by the lids where the sclera meets the limbus).
-  let m00 = 0;
-  let m10 = 0;
-  let m01 = 0;
-  let left = 0;
-  let right = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (mask[y * w + x] !== 1) continue;
-      m00++;
-      m10 += x;
-      m01 += y;
-      if (x + x0 < cx) left++;
-      else right++;
-    }
-  }
-  const minArea = 0.15 * r * r;
-  if (process.env.ODBG) console.log('left', left, 'right', right, minArea);
-  if (left < minArea || right < minArea) {
-    if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
-    return null;
-  }
   // Visible iris: inside the iris and between the lid parabolas (full-resolution coordinates).
   const lidY = (p: Parabola | null, xFull: number, dflt: number): number => {
     if (!p) return dflt;
@@ -257,26 +260,27 @@ export function openingOrientation(
       m01 += y;
     }
   }
-  if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
-  const mx = m10 / m00;
-  const my = m01 / m00;
-  let mu20 = 0;
-  let mu02 = 0;
-  let mu11 = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (mask[y * w + x] === 0) continue;
-      const dx = x - mx;
-      const dy = y - my;
-      mu20 += dx * dx;
-      mu02 += dy * dy;
-      mu11 += dx * dy;
+    if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
+    const mx = m10 / m00;
+    const my = m01 / m00;
+    let mu20 = 0;
+    let mu02 = 0;
+    let mu11 = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (mask[y * w + x] === 0) continue;
+        const dx = x - mx;
+        const dy = y - my;
+        mu20 += dx * dx;
+        mu02 += dy * dy;
+        mu11 += dx * dy;
+      }
     }
+    ecc = ((mu20 - mu02) ** 2 + 4 * mu11 * mu11) / (mu20 + mu02) ** 2;
+    if (!(ecc >= MIN_ECCENTRICITY)) return null;
+    angle = 0.5 * Math.atan2(2 * mu11, mu20 - mu02);
+    if (Math.abs(angle) > MAX_ANGLE) return null;
+    result = { angle, reliable: true, corners: null, source: 'opening', eccentricity: ecc };
   }
-  if (process.env.ODBG) console.log('mu', mu20, mu02, mu11);
-  const ecc = ((mu20 - mu02) ** 2 + 4 * mu11 * mu11) / (mu20 + mu02) ** 2;
-  if (!(ecc >= MIN_ECCENTRICITY)) return null;
-  const angle = 0.5 * Math.atan2(2 * mu11, mu20 - mu02);
-  if (Math.abs(angle) > MAX_ANGLE) return null;
-  return { angle, reliable: true, corners: null, source: 'opening', eccentricity: ecc };
+  return result;
 }
