@@ -49,8 +49,18 @@ export function estimateOrientation(
 }
 
 /** Eye axis through the corners where the lid parabolas meet (see the header). */
-export function cornerOrientation(upper: Parabola | null, lower: Parabola | null, iris: Ellipse): Orientation {
-  const none: Orientation = { angle: 0, reliable: false, corners: null, source: 'none', eccentricity: Number.NaN };
+export function cornerOrientation(
+  upper: Parabola | null,
+  lower: Parabola | null,
+  iris: Ellipse,
+): Orientation {
+  const none: Orientation = {
+    angle: 0,
+    reliable: false,
+    corners: null,
+    source: 'none',
+    eccentricity: Number.NaN,
+  };
   if (!upper || !lower) return none;
   // Both parabolas are expressed around the same x0 (the iris centre column).
   const x0 = upper.x0;
@@ -87,9 +97,6 @@ export interface OpeningMask {
   h: number;
   mask: Uint8Array;
 }
-
-/** Debug hook: the last opening mask (set only when `keep` is true). */
-export const debugOpening: { keep: boolean; last: OpeningMask | null } = { keep: false, last: null };
 
 /**
  * Eye-opening orientation on the downsampled image `img` (full-resolution pixel = factor x downsampled).
@@ -159,7 +166,11 @@ export function openingOrientation(
   for (const side of [-1, 1]) {
     const vals: number[] = [];
     for (let y = Math.round(cy - 0.25 * r); y <= Math.round(cy + 0.25 * r); y++) {
-      for (let x = Math.round(cx + side * 1.15 * r); side * x <= side * Math.round(cx + side * 1.6 * r); x += side) {
+      for (
+        let x = Math.round(cx + side * 1.15 * r);
+        side * x <= side * Math.round(cx + side * 1.6 * r);
+        x += side
+      ) {
         const lx = x - x0;
         const ly = y - y0;
         if (lx < 1 || ly < 1 || lx >= w - 1 || ly >= h - 1) continue;
@@ -227,11 +238,7 @@ export function openingOrientation(
       }
     }
     const minArea = 0.15 * r * r;
-    if (process.env.ODBG) console.log('left', left, 'right', right, minArea);
-    if (left < minArea || right < minArea) {
-      if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
-      return result;
-    }
+    if (left < minArea || right < minArea) return result;
     let m00 = area;
     let m10 = 0;
     let m01 = 0;
@@ -242,25 +249,24 @@ export function openingOrientation(
         m01 += y;
       }
     }
-  // Visible iris: inside the iris and between the lid parabolas (full-resolution coordinates).
-  const lidY = (p: Parabola | null, xFull: number, dflt: number): number => {
-    if (!p) return dflt;
-    const d = xFull - p.x0;
-    return p.c0 + p.c1 * d + p.c2 * d * d;
-  };
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!inIris(x, y, 1) || mask[y * w + x] !== 0) continue;
-      const xf = (x + x0 + 0.5) * factor - 0.5;
-      const yf = (y + y0 + 0.5) * factor - 0.5;
-      if (yf <= lidY(upper, xf, -1e9) || yf >= lidY(lower, xf, 1e9)) continue;
-      mask[y * w + x] = 2;
-      m00++;
-      m10 += x;
-      m01 += y;
+    // Visible iris: inside the iris and between the lid parabolas (full-resolution coordinates).
+    const lidY = (p: Parabola | null, xFull: number, dflt: number): number => {
+      if (!p) return dflt;
+      const d = xFull - p.x0;
+      return p.c0 + p.c1 * d + p.c2 * d * d;
+    };
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (!inIris(x, y, 1) || mask[y * w + x] !== 0) continue;
+        const xf = (x + x0 + 0.5) * factor - 0.5;
+        const yf = (y + y0 + 0.5) * factor - 0.5;
+        if (yf <= lidY(upper, xf, -1e9) || yf >= lidY(lower, xf, 1e9)) continue;
+        mask[y * w + x] = 2;
+        m00++;
+        m10 += x;
+        m01 += y;
+      }
     }
-  }
-    if (debugOpening.keep) debugOpening.last = { x0, y0, w, h, mask };
     const mx = m10 / m00;
     const my = m01 / m00;
     let mu20 = 0;
