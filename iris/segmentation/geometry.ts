@@ -58,6 +58,24 @@ export function insideEllipse(e: Ellipse, x: number, y: number, scale = 1): bool
 
 // ---------------------------------------------------------------- circles
 
+/** The weighted mean of the points and the weights' sum (weights default to 1); null if that sum is <= 0. */
+function weightedCentroid(
+  xs: ArrayLike<number>,
+  ys: ArrayLike<number>,
+  w?: ArrayLike<number>,
+): { x: number; y: number; weight: number } | null {
+  let sw = 0;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const wi = w ? (w[i] as number) : 1;
+    sw += wi;
+    mx += wi * (xs[i] as number);
+    my += wi * (ys[i] as number);
+  }
+  return sw > 0 ? { x: mx / sw, y: my / sw, weight: sw } : null;
+}
+
 /** Weighted algebraic (Kasa) circle fit. */
 export function fitCircleAlgebraic(
   xs: ArrayLike<number>,
@@ -65,18 +83,9 @@ export function fitCircleAlgebraic(
   w?: ArrayLike<number>,
 ): Circle | null {
   const n = xs.length;
-  let sw = 0;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w ? (w[i] as number) : 1;
-    sw += wi;
-    mx += wi * (xs[i] as number);
-    my += wi * (ys[i] as number);
-  }
-  if (sw <= 0) return null;
-  mx /= sw;
-  my /= sw;
+  const centroid = weightedCentroid(xs, ys, w);
+  if (!centroid) return null;
+  const { x: mx, y: my, weight: sw } = centroid;
   let suu = 0;
   let svv = 0;
   let suv = 0;
@@ -293,18 +302,9 @@ export function fitEllipseDirect(
   const n = xs.length;
   if (n < 6) return null;
   // Normalise for conditioning.
-  let sw = 0;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w ? (w[i] as number) : 1;
-    sw += wi;
-    mx += wi * (xs[i] as number);
-    my += wi * (ys[i] as number);
-  }
-  if (sw <= 0) return null;
-  mx /= sw;
-  my /= sw;
+  const centroid = weightedCentroid(xs, ys, w);
+  if (!centroid) return null;
+  const { x: mx, y: my, weight: sw } = centroid;
   let ss = 0;
   for (let i = 0; i < n; i++) {
     const wi = w ? (w[i] as number) : 1;

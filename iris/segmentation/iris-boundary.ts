@@ -17,7 +17,7 @@ import type { Ellipse } from './geometry.ts';
 import { ellipseRadiusAt, ransacCircle } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
 import { median } from './image-ops.ts';
-import { allocProfile, sampleRay } from './rays.ts';
+import { allocProfile, parabolicPeakOffset, sampleRay } from './rays.ts';
 
 export interface IrisFit {
   ellipse: Ellipse;
@@ -291,11 +291,7 @@ function raysAndFit(
       }
     }
     if (best < 0 || bestStep < 2) continue;
-    const dm = prof.deriv[best - 1] as number;
-    const d0 = prof.deriv[best] as number;
-    const dp = prof.deriv[best + 1] as number;
-    const den = dm - 2 * d0 + dp;
-    const off = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (dm - dp)) / den)) : 0;
+    const off = parabolicPeakOffset(prof.deriv, best);
     const s = lo + ((hi - lo) * (best + off)) / (n - 1);
     const x = shape.cx + ux * s;
     const y = shape.cy + uy * s;

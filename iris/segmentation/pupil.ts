@@ -14,7 +14,7 @@
 import type { Ellipse } from './geometry.ts';
 import { ellipseRadiusAt, ransacCircle, robustEllipse } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
-import { allocProfile, sampleRay } from './rays.ts';
+import { allocProfile, parabolicPeakOffset, sampleRay } from './rays.ts';
 
 export interface PupilCandidate {
   /** Ellipse in full-resolution pixels. */
@@ -301,12 +301,7 @@ export function refinePupil(
       }
     }
     if (best < 0 || bestStep < 3) continue;
-    // Sub-sample peak by parabola through neighbours.
-    const dm = prof.deriv[best - 1] as number;
-    const d0 = prof.deriv[best] as number;
-    const dp = prof.deriv[best + 1] as number;
-    const den = dm - 2 * d0 + dp;
-    const off = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (dm - dp)) / den)) : 0;
+    const off = parabolicPeakOffset(prof.deriv, best);
     const s = lo + ((hi - lo) * (best + off)) / (n - 1);
     xs.push(init.cx + ux * s);
     ys.push(init.cy + uy * s);

@@ -99,3 +99,15 @@ function firstValid(invalid: Uint8Array): number {
   for (let k = 0; k < invalid.length; k++) if (invalid[k] === 0) return k;
   return invalid.length;
 }
+
+/**
+ * Sub-sample offset of a peak at index i: the vertex of the parabola through values i-1, i, i+1, clamped
+ * to +-0.5 (0 where the three points do not curve down).
+ */
+export function parabolicPeakOffset(values: ArrayLike<number>, i: number): number {
+  const before = values[i - 1] as number;
+  const at = values[i] as number;
+  const after = values[i + 1] as number;
+  const curvature = before - 2 * at + after;
+  return curvature < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (before - after)) / curvature)) : 0;
+}
