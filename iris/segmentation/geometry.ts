@@ -17,10 +17,6 @@ export interface Ellipse {
   theta: number;
 }
 
-export function circleToEllipse(c: Circle): Ellipse {
-  return { cx: c.x, cy: c.y, a: c.r, b: c.r, theta: 0 };
-}
-
 /** Mean radius circle of an ellipse. */
 export function ellipseToCircle(e: Ellipse): Circle {
   return { x: e.cx, y: e.cy, r: (e.a + e.b) / 2 };

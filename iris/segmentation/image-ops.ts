@@ -54,67 +54,6 @@ export function binomialBlur(src: Uint8Array, width: number, height: number): Fl
   return { width, height, data: out };
 }
 
-/** Bilinear sample with clamped coordinates. */
-export function sampleBilinear(img: FloatImage, x: number, y: number): number {
-  const w = img.width;
-  const h = img.height;
-  const xc = x < 0 ? 0 : x > w - 1.001 ? w - 1.001 : x;
-  const yc = y < 0 ? 0 : y > h - 1.001 ? h - 1.001 : y;
-  const x0 = xc | 0;
-  const y0 = yc | 0;
-  const fx = xc - x0;
-  const fy = yc - y0;
-  const i = y0 * w + x0;
-  const d = img.data;
-  const a = d[i] as number;
-  const b = d[i + 1] as number;
-  const c = d[i + w] as number;
-  const e = d[i + w + 1] as number;
-  return a + (b - a) * fx + (c - a) * fy + (a - b - c + e) * fx * fy;
-}
-
-/**
- * Block-average downsampling by an integer factor, skipping pixels flagged in `ignore` (specular
- * reflections). Blocks with no usable pixel are filled from their neighbours, so bright glints do not
- * punch holes in the dark pupil at the coarse scale.
- */
-export function downsampleIgnoring(
-  src: Uint8Array,
-  width: number,
-  height: number,
-  factor: number,
-  ignore: Uint8Array,
-): FloatImage {
-  const w = Math.floor(width / factor);
-  const h = Math.floor(height / factor);
-  const sum = new Float32Array(w * h);
-  const cnt = new Uint16Array(w * h);
-  for (let y = 0; y < h * factor; y++) {
-    const cy = (y / factor) | 0;
-    const row = y * width;
-    const crow = cy * w;
-    for (let x = 0; x < w * factor; x++) {
-      const i = row + x;
-      if (ignore[i] === 1) continue;
-      const ci = crow + ((x / factor) | 0);
-      sum[ci] = (sum[ci] as number) + (src[i] as number);
-      cnt[ci] = (cnt[ci] as number) + 1;
-    }
-  }
-  const out = new Float32Array(w * h);
-  let missing = 0;
-  for (let i = 0; i < w * h; i++) {
-    const c = cnt[i] as number;
-    if (c > 0) out[i] = (sum[i] as number) / c;
-    else {
-      out[i] = Number.NaN;
-      missing++;
-    }
-  }
-  if (missing > 0) fillMissing(out, w, h);
-  return { width: w, height: h, data: out };
-}
-
 /** Fills NaN pixels by repeatedly averaging their known 8-neighbours (a cheap diffusion inpainting). */
 export function fillMissing(data: Float32Array, w: number, h: number): void {
   let pending: number[] = [];

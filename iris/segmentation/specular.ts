@@ -3,6 +3,7 @@
  * a couple of pixels so the glint's blurred halo does not create false edges for the boundary searches.
  */
 import type { GreyImage } from '../types.ts';
+import { fillMissing } from './image-ops.ts';
 
 export const SPECULAR_THRESHOLD = 254;
 /** Glints whose surroundings average at least this bright (skin, sclera glare) are not removed. */
@@ -210,7 +211,6 @@ export function removeGlints(
     const x1 = Math.min(w - 1, Math.ceil(cx + reach));
     const y0 = Math.max(0, Math.floor(cy - reach));
     const y1 = Math.min(h - 1, Math.ceil(cy + reach));
-    const core: number[] = [];
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         const dx = x - cx;
@@ -220,7 +220,6 @@ export function removeGlints(
         const i = y * w + x;
         region[i] = 1;
         if (dilated[i] === 1 || d2 <= coreR * coreR) {
-          core.push(i);
           out[i] = Number.NaN;
         } else {
           let a = (Math.atan2(dy, dx) / (2 * Math.PI)) * RAYS;
@@ -242,46 +241,7 @@ export function removeGlints(
       }
     }
     // The glint itself: filled inwards from its rim (onion peeling), after the halo is taken off the rim.
-    fillHoles(out, w, h, core);
+    fillMissing(out, w, h);
   }
   return { data: out, region };
-}
-
-/** Fills the NaN pixels listed in `holes` layer by layer with the mean of their known 8-neighbours. */
-function fillHoles(data: Float32Array, w: number, h: number, holes: number[]): void {
-  let pending = holes;
-  while (pending.length > 0) {
-    const next: number[] = [];
-    const updates: number[] = [];
-    const values: number[] = [];
-    for (const i of pending) {
-      const x = i % w;
-      const y = (i - x) / w;
-      let sum = 0;
-      let n = 0;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w) continue;
-          const v = data[yy * w + xx] as number;
-          if (!Number.isNaN(v)) {
-            sum += v;
-            n++;
-          }
-        }
-      }
-      if (n > 0) {
-        updates.push(i);
-        values.push(sum / n);
-      } else next.push(i);
-    }
-    if (updates.length === 0) {
-      for (const i of next) data[i] = 0;
-      return;
-    }
-    for (let k = 0; k < updates.length; k++) data[updates[k] as number] = values[k] as number;
-    pending = next;
-  }
 }

@@ -180,13 +180,6 @@ export function insideEllipse(e: Ellipse, cos: number, sin: number, x: number, y
   return p * p + q * q <= 1;
 }
 
-/** Eye-frame coordinates (u, v) of an image point. */
-export function toEyeFrame(g: EyeGeometry, x: number, y: number): Point {
-  const dx = x - g.centre.x;
-  const dy = y - g.centre.y;
-  return { x: dx * g.cosRot + dy * g.sinRot, y: -dx * g.sinRot + dy * g.cosRot };
-}
-
 /** Image coordinates of an eye-frame point. */
 export function fromEyeFrame(g: EyeGeometry, u: number, v: number): Point {
   return { x: g.centre.x + u * g.cosRot - v * g.sinRot, y: g.centre.y + u * g.sinRot + v * g.cosRot };
