@@ -188,25 +188,36 @@ export function findIris(
     }
   }
   if (used < 6) return null;
-  // Light smoothing of the accumulator.
-  let bestI = -1;
-  let bestV = 0;
+  // Light smoothing of the accumulator; the few strongest separated peaks are radius hypotheses.
+  const sm = new Float64Array(n);
   for (let i = 1; i < n - 1; i++) {
-    const v = 0.25 * (acc[i - 1] as number) + 0.5 * (acc[i] as number) + 0.25 * (acc[i + 1] as number);
-    if (v > bestV) {
-      bestV = v;
-      bestI = i;
+    sm[i] = 0.25 * (acc[i - 1] as number) + 0.5 * (acc[i] as number) + 0.25 * (acc[i + 1] as number);
+  }
+  const peaks = scalePeaks(sm, Math.max(2, Math.round((0.25 * (n - 1)) / (sMax - sMin))));
+  if (peaks.length === 0) return null;
+  const bestV = sm[peaks[0] as number] as number;
+  let best: { fit: RayFit; score: number } | null = null;
+  for (const pi of peaks) {
+    const v = sm[pi] as number;
+    if (v < HYPOTHESIS_FLOOR * bestV) break;
+    const s1 = sMin + ((sMax - sMin) * pi) / (n - 1);
+    // ---- pass 2: per-ray edges near s1 from the pupil centre, circle fit in the pupil-shaped frame.
+    const fit2 = raysAndFit(img, specular, shape, rp, s1 * 0.78, s1 * 1.22, 64, LATERAL, irisLevel);
+    if (!fit2) continue;
+    // ---- pass 3: re-centred, narrower window, more sectors.
+    const shape3: Shape = { ...shape, cx: fit2.cx, cy: fit2.cy };
+    const fits = [raysAndFit(img, specular, shape3, fit2.rho, 0.9, 1.1, 96, WIDE, irisLevel) ?? fit2];
+    // Lateral-only variant: a lower lid crossing the lower sector can drag the centre.
+    const lat = raysAndFit(img, specular, shape3, fit2.rho, 0.9, 1.1, 96, LATERAL, irisLevel);
+    if (lat) fits.push(lat);
+    for (const fit3 of fits) {
+      // Alternatives to the strongest pass-1 peak's wide fit must be clearly better.
+      const sc: number = hypothesisScore(shape, fit3, v / bestV) / (best ? HYPOTHESIS_MARGIN : 1);
+      if (!best || sc > best.score) best = { fit: fit3, score: sc };
     }
   }
-  if (bestI < 0) return null;
-  const s1 = sMin + ((sMax - sMin) * bestI) / (n - 1);
-
-  // ---- pass 2: per-ray edges near s1 from the pupil centre, circle fit in the pupil-shaped frame.
-  const fit2 = raysAndFit(img, specular, shape, rp, s1 * 0.78, s1 * 1.22, 64, LATERAL, irisLevel);
-  if (!fit2) return null;
-  // ---- pass 3: re-centred, narrower window, more sectors.
-  const shape3: Shape = { ...shape, cx: fit2.cx, cy: fit2.cy };
-  const fit3 = raysAndFit(img, specular, shape3, fit2.rho, 0.9, 1.1, 96, WIDE, irisLevel) ?? fit2;
+  if (!best) return null;
+  const fit3 = best.fit;
   const [cx, cy] = [fit3.cx, fit3.cy];
   const a = fit3.rho;
   return {
@@ -220,6 +231,40 @@ export function findIris(
     irisLevel,
     peakResponse: bestV / used,
   };
+}
+
+/** Pass-1 peaks below this fraction of the strongest one are not tried as radius hypotheses. */
+const HYPOTHESIS_FLOOR = 0.35;
+const MAX_HYPOTHESES = 3;
+/** Score factor an alternative hypothesis needs over the default one. */
+const HYPOTHESIS_MARGIN = 1.5;
+
+/** Indices of the strongest local maxima of `v`, at least `sep` samples apart, strongest first. */
+function scalePeaks(v: Float64Array, sep: number): number[] {
+  const cand: number[] = [];
+  for (let i = 1; i < v.length - 1; i++) {
+    const x = v[i] as number;
+    if (x > 0 && x >= (v[i - 1] as number) && x >= (v[i + 1] as number)) cand.push(i);
+  }
+  cand.sort((a, b) => (v[b] as number) - (v[a] as number));
+  const out: number[] = [];
+  for (const i of cand) {
+    if (out.every((j) => Math.abs(j - i) >= sep)) out.push(i);
+    if (out.length >= MAX_HYPOTHESES) break;
+  }
+  return out;
+}
+
+/**
+ * Plausibility of a limbus hypothesis: support around the visible boundary (inlier fraction of the wide
+ * pass), fit residual, the pass-1 vote, the iris centre staying near the pupil centre, and the boundary
+ * being iris-to-sclera (brighter outside than the iris) rather than a texture ring inside the iris.
+ */
+function hypothesisScore(shape: Shape, fit: RayFit, vote: number): number {
+  const off = Math.hypot(fit.cx - shape.cx, fit.cy - shape.cy) / fit.rho;
+  const prior = Math.exp(-0.5 * (Math.max(0, off - 0.05) / 0.06) ** 2);
+  const resid = 1 / (1 + (fit.rms / Math.max(1.5, 0.02 * fit.rho)) ** 2);
+  return fit.inlierFraction * resid * prior * (0.5 + 0.5 * vote);
 }
 
 /**
