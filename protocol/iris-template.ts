@@ -30,6 +30,14 @@ export function encodeIrisTemplate(code: IrisCode): WireTemplate {
   };
 }
 
+/** The template's packed bytes, code then mask (4,096 bytes): what signatures over a template cover. */
+export function packedTemplateBytes(code: IrisCode): Uint8Array {
+  const out = new Uint8Array(2 * PACKED_TEMPLATE_BYTES);
+  out.set(packBits(code.code, 'code'));
+  out.set(packBits(code.mask, 'mask'), PACKED_TEMPLATE_BYTES);
+  return out;
+}
+
 /**
  * Parses a template in the wire format. Strict: `json` must be an object whose `iris_code_version` is
  * "v0.1" and whose `iris_codes` and `mask_codes` are canonical padded base64 of exactly 2,048 bytes;

@@ -1,0 +1,78 @@
+/**
+ * The canonical byte encoding every Irisgate signature covers. One way to write each value, so the signer
+ * and the verifier derive the same bytes from the same meaning (never from a JSON text):
+ *
+ *   u8, u32, u64  big-endian unsigned integers (u64 limited to 2^53 - 1, JavaScript's safe integers)
+ *   f64           IEEE 754 big-endian; NaN and infinities are refused, -0 is written as 0
+ *   bytes         u32 length, then the bytes
+ *   string        bytes of its UTF-8 encoding (lone surrogates refused)
+ *   list          u32 count, then each item
+ *
+ * Every signed message starts with a domain string (e.g. "irisgate/signup/v1"), so a signature made for one
+ * kind of message can never verify as another.
+ */
+import { concatBytes } from './bytes.ts';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export class CanonicalWriter {
+  private readonly parts: Uint8Array[] = [];
+
+  u8(value: number): this {
+    if (!Number.isInteger(value) || value < 0 || value > 0xff)
+      throw new RangeError(`u8 out of range: ${value}`);
+    this.parts.push(Uint8Array.of(value));
+    return this;
+  }
+
+  u32(value: number): this {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff)
+      throw new RangeError(`u32 out of range: ${value}`);
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setUint32(0, value);
+    this.parts.push(out);
+    return this;
+  }
+
+  u64(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`u64 out of range: ${value}`);
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, BigInt(value));
+    this.parts.push(out);
+    return this;
+  }
+
+  f64(value: number): this {
+    if (!Number.isFinite(value)) throw new RangeError(`f64 must be finite: ${value}`);
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setFloat64(0, value === 0 ? 0 : value);
+    this.parts.push(out);
+    return this;
+  }
+
+  bytes(value: Uint8Array): this {
+    this.u32(value.length);
+    this.parts.push(Uint8Array.from(value));
+    return this;
+  }
+
+  string(value: string): this {
+    if (LONE_SURROGATE.test(value)) throw new RangeError('string holds a lone surrogate');
+    return this.bytes(new TextEncoder().encode(value));
+  }
+
+  list<T>(items: readonly T[], write: (writer: this, item: T) => void): this {
+    this.u32(items.length);
+    for (const item of items) write(this, item);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return concatBytes(...this.parts);
+  }
+}
+
+/** A writer that starts with the message's domain string. */
+export function canonicalMessage(domain: string): CanonicalWriter {
+  return new CanonicalWriter().string(domain);
+}
