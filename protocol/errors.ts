@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   image_too_large: 'the image file is larger than any frame can be',
   malformed_envelope: 'the signup envelope does not follow the protocol',
   unsupported_envelope_version: 'the signup envelope version is not supported',
+  audit_chain_broken: 'the audit log hash chain does not verify',
   invalid_argument: 'a command-line argument or input file is invalid',
   invalid_template: 'the iris template is not a valid open-iris v0.1 template',
   invalid_iris_code: 'an iris code must hold 16,384 code and 16,384 mask values, each 0 or 1',

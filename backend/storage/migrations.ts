@@ -1,0 +1,64 @@
+/**
+ * Schema migrations, the same for PGlite and PostgreSQL: applied in order, each once, each in its own
+ * transaction, under an advisory lock so two backends starting together do not race.
+ */
+import type { Database } from './database.ts';
+
+interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    id: 1,
+    name: 'append-only hash-chained audit log',
+    sql: `
+      create table audit_log (
+        seq bigint primary key,
+        recorded_at_ms bigint not null,
+        device_id text not null,
+        outcome text not null check (outcome in ('accepted', 'rejected')),
+        reason text not null,
+        signup_digest bytea not null check (length(signup_digest) = 32),
+        prev_hash bytea not null check (length(prev_hash) = 32),
+        entry_hash bytea not null unique check (length(entry_hash) = 32)
+      );
+      create function audit_log_is_append_only() returns trigger language plpgsql as $$
+      begin
+        raise exception 'audit_log is append-only';
+      end $$;
+      create trigger audit_log_append_only before update or delete on audit_log
+        for each row execute function audit_log_is_append_only();
+      create trigger audit_log_no_truncate before truncate on audit_log
+        for each statement execute function audit_log_is_append_only();
+    `,
+  },
+];
+
+/** An arbitrary constant naming this project's migration lock. */
+const MIGRATION_LOCK = 7_311_842;
+
+/** Applies the migrations not yet applied; returns the ids it applied. */
+export async function migrate(db: Database): Promise<number[]> {
+  await db.query(
+    'create table if not exists schema_migrations (id integer primary key, name text not null, applied_at timestamptz not null default now())',
+  );
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    const ran = await db.transaction(async (sql) => {
+      await sql.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      const done = await sql.query('select 1 from schema_migrations where id = $1', [migration.id]);
+      if (done.length > 0) return false;
+      await sql.exec(migration.sql);
+      await sql.query('insert into schema_migrations (id, name) values ($1, $2)', [
+        migration.id,
+        migration.name,
+      ]);
+      return true;
+    });
+    if (ran) applied.push(migration.id);
+  }
+  return applied;
+}

@@ -1,0 +1,51 @@
+/**
+ * The databases backend tests run against: PGlite always, and the PostgreSQL server named by
+ * TEST_DATABASE_URL when it is set (then an unreachable server fails the run instead of skipping).
+ * Each test gets a database of its own: a fresh PGlite folder, or a fresh database on the server.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { type Database, openDatabase } from '../../backend/storage/database.ts';
+
+export type DatabaseTarget = 'pglite' | 'postgres';
+
+export const DATABASE_TARGETS: DatabaseTarget[] = process.env.TEST_DATABASE_URL
+  ? ['pglite', 'postgres']
+  : ['pglite'];
+
+export interface TestDatabase {
+  db: Database;
+  /** Opens the same database again (a restart). */
+  reopen(): Promise<Database>;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(target: DatabaseTarget): Promise<TestDatabase> {
+  if (target === 'pglite') {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'irisgate-pglite-')), 'data');
+    const db = await openDatabase({ dataDir });
+    return { db, reopen: () => openDatabase({ dataDir }), drop: async () => {} };
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL as string;
+  const name = `irisgate_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ url: url.toString() });
+  return {
+    db,
+    reopen: () => openDatabase({ url: url.toString() }),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
