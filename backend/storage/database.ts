@@ -50,6 +50,9 @@ async function openPglite(dataDir: string): Promise<Database> {
 
 async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 8 });
+  // An idle pooled connection the server ends (restart, admin command) leaves the pool; the next query
+  // opens a new one. Without a listener pg would raise it as an uncaught error and stop the process.
+  pool.on('error', () => {});
   await pool.query('select 1');
   const sqlOf = (runner: Pick<pg.Pool, 'query'>): Sql => ({
     async query<Row>(text: string, params: unknown[] = []) {
