@@ -35,6 +35,23 @@ const MIGRATIONS: Migration[] = [
         for each statement execute function audit_log_is_append_only();
     `,
   },
+  {
+    id: 2,
+    name: 'semaphore group members and root history',
+    sql: `
+      create table semaphore_members (
+        index bigint primary key,
+        commitment text not null unique,
+        inserted_at_ms bigint not null
+      );
+      create table semaphore_roots (
+        root text primary key,
+        created_at_ms bigint not null,
+        superseded_at_ms bigint
+      );
+      create unique index semaphore_roots_one_current on semaphore_roots ((true)) where superseded_at_ms is null;
+    `,
+  },
 ];
 
 /** An arbitrary constant naming this project's migration lock. */

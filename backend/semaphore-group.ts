@@ -1,0 +1,131 @@
+/**
+ * The Semaphore group of unique humans, kept durable in the database with its root history.
+ *
+ * Members are stored in insertion order; the Lean IMT (Semaphore v4) is rebuilt from them at start and
+ * checked against the last root recorded, so a database edited behind the backend's back is noticed. Every
+ * insertion records the new root; a root stays valid for `rootExpiryMs` after a newer one replaces it
+ * (World ID: 1 hour), the current root always. Capacity is 2^depth members (default depth 20), the
+ * largest group the shipped proof artifacts can prove membership in.
+ */
+import { Group } from '@semaphore-protocol/group';
+import { IrisgateError } from '../protocol/errors.ts';
+import type { Database } from './storage/database.ts';
+
+export const DEFAULT_TREE_DEPTH = 20;
+export const DEFAULT_ROOT_EXPIRY_MS = 60 * 60 * 1000;
+
+export type RootStatus = 'current' | 'valid' | 'expired' | 'unknown';
+
+export interface InclusionProof {
+  root: bigint;
+  leaf: bigint;
+  index: number;
+  siblings: bigint[];
+}
+
+interface RootRow {
+  root: string;
+  created_at_ms: string | number;
+  superseded_at_ms: string | number | null;
+}
+
+/** Rebuilds the tree from the stored members and checks it against the current root recorded. */
+async function loadGroup(db: Database): Promise<Group> {
+  const members = await db.query<{ commitment: string }>(
+    'select commitment from semaphore_members order by index',
+  );
+  const group = new Group(members.map((m) => BigInt(m.commitment)));
+  const [current] = await db.query<RootRow>(
+    'select root from semaphore_roots where superseded_at_ms is null',
+  );
+  const expected = current ? BigInt(current.root) : 0n;
+  if (group.root !== expected) {
+    throw new IrisgateError(
+      'group_integrity',
+      `members give root ${group.root}, the history says ${expected}`,
+    );
+  }
+  return group;
+}
+
+export class SemaphoreGroupStore {
+  private constructor(
+    private readonly db: Database,
+    private group: Group,
+    readonly depth: number,
+    readonly rootExpiryMs: number,
+  ) {}
+
+  /** Loads the group from the database and checks its root against the last one recorded. */
+  static async open(
+    db: Database,
+    { depth = DEFAULT_TREE_DEPTH, rootExpiryMs = DEFAULT_ROOT_EXPIRY_MS } = {},
+  ): Promise<SemaphoreGroupStore> {
+    return new SemaphoreGroupStore(db, await loadGroup(db), depth, rootExpiryMs);
+  }
+
+  get root(): bigint {
+    return this.group.root;
+  }
+
+  get size(): number {
+    return this.group.size;
+  }
+
+  /**
+   * Adds a commitment and records the new root, in one transaction; throws duplicate_commitment or
+   * group_full. Insertions are serialised by a table lock, so members have one order everywhere.
+   */
+  async add(commitment: bigint, now = Date.now()): Promise<{ index: number; root: bigint }> {
+    let added = false;
+    try {
+      return await this.db.transaction(async (sql) => {
+        await sql.query('lock table semaphore_members in exclusive mode');
+        if (this.group.indexOf(commitment) !== -1) {
+          throw new IrisgateError('duplicate_commitment', 'this identity commitment is already a member');
+        }
+        if (this.group.size >= 2 ** this.depth) {
+          throw new IrisgateError('group_full', `the group holds its maximum of 2^${this.depth} members`);
+        }
+        const index = this.group.size;
+        this.group.addMember(commitment);
+        added = true;
+        const root = this.group.root;
+        await sql.query(
+          'insert into semaphore_members (index, commitment, inserted_at_ms) values ($1, $2, $3)',
+          [index, commitment.toString(), now],
+        );
+        await sql.query('update semaphore_roots set superseded_at_ms = $1 where superseded_at_ms is null', [
+          now,
+        ]);
+        await sql.query('insert into semaphore_roots (root, created_at_ms) values ($1, $2)', [
+          root.toString(),
+          now,
+        ]);
+        return { index, root };
+      });
+    } catch (error) {
+      // The transaction rolled back after the tree grew: take the tree back from the database.
+      if (added) this.group = await loadGroup(this.db);
+      throw error;
+    }
+  }
+
+  /** Whether a root may be used in a proof now: the current root, or one replaced less than the expiry ago. */
+  async rootStatus(root: bigint, now = Date.now()): Promise<RootStatus> {
+    const [row] = await this.db.query<RootRow>('select * from semaphore_roots where root = $1', [
+      root.toString(),
+    ]);
+    if (!row) return 'unknown';
+    if (row.superseded_at_ms === null) return 'current';
+    return now - Number(row.superseded_at_ms) < this.rootExpiryMs ? 'valid' : 'expired';
+  }
+
+  /** The Merkle inclusion proof of a member against the current root. */
+  inclusionProof(commitment: bigint): InclusionProof {
+    const index = this.group.indexOf(commitment);
+    if (index === -1) throw new IrisgateError('not_a_member', 'this identity commitment is not in the group');
+    const proof = this.group.generateMerkleProof(index);
+    return { root: proof.root, leaf: proof.leaf, index: proof.index, siblings: proof.siblings };
+  }
+}

@@ -1,0 +1,102 @@
+import { LeanIMT } from '@zk-kit/lean-imt';
+import { poseidon2 } from 'poseidon-lite';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SemaphoreGroupStore } from '../../backend/semaphore-group.ts';
+import type { Database } from '../../backend/storage/database.ts';
+import { migrate } from '../../backend/storage/migrations.ts';
+import { createTestDatabase, DATABASE_TARGETS, type TestDatabase } from '../support/databases.ts';
+
+const HOUR = 3_600_000;
+const hash = (a: bigint, b: bigint) => poseidon2([a, b]);
+
+describe.each(DATABASE_TARGETS)('Semaphore group on %s', (target) => {
+  let test: TestDatabase;
+  const open: Database[] = [];
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.close();
+    await test.drop();
+  });
+
+  async function fresh(options?: { depth?: number }): Promise<SemaphoreGroupStore> {
+    test = await createTestDatabase(target);
+    open.push(test.db);
+    await migrate(test.db);
+    return SemaphoreGroupStore.open(test.db, options);
+  }
+
+  it('adds members, keeps the root history with expiry, and gives verifiable inclusion proofs', async () => {
+    const group = await fresh();
+    const t0 = 1_800_000_000_000;
+    const first = await group.add(11n, t0);
+    const second = await group.add(22n, t0 + 1000);
+    expect([first.index, second.index]).toEqual([0, 1]);
+    expect(group.root).toBe(second.root);
+    expect(await group.rootStatus(second.root, t0 + 2000)).toBe('current');
+    expect(await group.rootStatus(first.root, t0 + 1000 + HOUR - 1)).toBe('valid');
+    expect(await group.rootStatus(first.root, t0 + 1000 + HOUR)).toBe('expired');
+    expect(await group.rootStatus(12345n)).toBe('unknown');
+    const proof = group.inclusionProof(11n);
+    expect(proof.root).toBe(group.root);
+    expect(LeanIMT.verifyProof(proof, hash)).toBe(true);
+    expect(LeanIMT.verifyProof({ ...proof, leaf: 33n }, hash)).toBe(false);
+    expect(() => group.inclusionProof(33n)).toThrow(expect.objectContaining({ code: 'not_a_member' }));
+  });
+
+  it('refuses a duplicate commitment and a full group without changing the root', async () => {
+    const group = await fresh({ depth: 1 });
+    await group.add(1n);
+    await expect(group.add(1n)).rejects.toMatchObject({ code: 'duplicate_commitment' });
+    await group.add(2n);
+    const root = group.root;
+    await expect(group.add(3n)).rejects.toMatchObject({ code: 'group_full' });
+    expect(group.root).toBe(root);
+    expect(group.size).toBe(2);
+  });
+
+  it('keeps the tree in step with the database when an insertion fails half-way', async () => {
+    const group = await fresh();
+    await group.add(5n);
+    const root = group.root;
+    await test.db.exec(`
+      create function refuse_roots() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$;
+      create trigger refuse_roots before insert on semaphore_roots for each row execute function refuse_roots();
+    `);
+    await expect(group.add(6n)).rejects.toThrow(/disk full/);
+    expect(group.root).toBe(root);
+    expect(group.size).toBe(1);
+    await test.db.exec('drop trigger refuse_roots on semaphore_roots');
+    expect((await group.add(6n)).index).toBe(1);
+  });
+
+  it('has the same members, root and root history after a restart', async () => {
+    const group = await fresh();
+    const roots = [];
+    for (const c of [5n, 6n, 7n]) roots.push((await group.add(c, 1_800_000_000_000 + Number(c))).root);
+    await test.db.close();
+    open.pop();
+    const db = await test.reopen();
+    open.push(db);
+    const reopened = await SemaphoreGroupStore.open(db);
+    expect(reopened.root).toBe(group.root);
+    expect(reopened.size).toBe(3);
+    expect(await reopened.rootStatus(roots[0] as bigint, 1_800_000_000_010)).toBe('valid');
+    expect(await reopened.rootStatus(roots[2] as bigint)).toBe('current');
+    expect(reopened.inclusionProof(6n)).toEqual(group.inclusionProof(6n));
+  });
+
+  it('notices members edited behind its back', async () => {
+    const group = await fresh();
+    await group.add(5n);
+    await group.add(6n);
+    await test.db.query("update semaphore_members set commitment = '9' where index = 1");
+    await expect(SemaphoreGroupStore.open(test.db)).rejects.toMatchObject({ code: 'group_integrity' });
+  });
+
+  it('gives every concurrent insertion its own index and one root', async () => {
+    const group = await fresh();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => group.add(BigInt(100 + i))));
+    expect(results.map((r) => r.index).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+    const reloaded = await SemaphoreGroupStore.open(test.db);
+    expect(reloaded.root).toBe(group.root);
+  });
+});
