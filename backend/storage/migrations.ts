@@ -52,6 +52,19 @@ const MIGRATIONS: Migration[] = [
       create unique index semaphore_roots_one_current on semaphore_roots ((true)) where superseded_at_ms is null;
     `,
   },
+  {
+    id: 3,
+    name: 'single-use session nonces',
+    sql: `
+      create table session_nonces (
+        nonce bytea primary key check (length(nonce) = 32),
+        device_id text not null,
+        issued_at_ms bigint not null,
+        expires_at_ms bigint not null,
+        used_at_ms bigint
+      );
+    `,
+  },
 ];
 
 /** An arbitrary constant naming this project's migration lock. */
