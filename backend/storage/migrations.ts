@@ -65,6 +65,21 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 4,
+    name: 'device registry',
+    sql: `
+      create table devices (
+        device_id text primary key,
+        certificate_serial text not null,
+        certificate_der bytea not null,
+        development boolean not null,
+        registered_at_ms bigint not null,
+        revoked_at_ms bigint,
+        revoked_reason text
+      );
+    `,
+  },
 ];
 
 /** An arbitrary constant naming this project's migration lock. */

@@ -18,7 +18,7 @@ describe.each(DATABASE_TARGETS)('audit log on %s', (target) => {
   async function fresh(): Promise<Database> {
     test = await createTestDatabase(target);
     open.push(test.db);
-    expect(await migrate(test.db)).toEqual([1, 2, 3]);
+    expect(await migrate(test.db)).toEqual([1, 2, 3, 4]);
     expect(await migrate(test.db)).toEqual([]);
     return test.db;
   }
