@@ -25,6 +25,7 @@ import {
   unpackIrisCode,
   wasmSimdSupported,
 } from '../iris/matcher.ts';
+import { seededUint32 } from '../iris/seeded-random.ts';
 import { type Column, table } from './report.ts';
 
 const GALLERY_TEMPLATES = 20_000;
@@ -52,7 +53,7 @@ interface Result {
 
 export async function run({ json }: { json: boolean }): Promise<void> {
   progress(`building a gallery of ${GALLERY_TEMPLATES} random templates`);
-  const random = generator(0x1415_9265);
+  const random = seededUint32(0x1415_9265); // the same gallery on every run
   const probe = randomTemplate(random);
   const templates: PackedIrisCode[] = [];
   for (let i = 0; i < GALLERY_TEMPLATES; i++) {
@@ -183,18 +184,6 @@ function measure(engine: string, mode: string, templates: number, body: () => vo
     runs,
     msPerRun: elapsedMs / runs,
     templatesPerSecond: (templates * runs * 1000) / elapsedMs,
-  };
-}
-
-/** mulberry32, seeded: the same gallery on every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
   };
 }
 

@@ -8,10 +8,11 @@
  * are fitted with a RANSAC parabola y = c0 + c1 (x - x0) + c2 (x - x0)^2 (image frame, x0 = iris centre);
  * too few consistent points means the lid does not cross the iris.
  */
+
+import { seededRandom } from '../seeded-random.ts';
 import type { Ellipse } from './geometry.ts';
 import { ellipseRadiusAt, insideEllipse } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
-import { seededRandom } from './image-ops.ts';
 
 /** A parabola y = c0 + c1 (x - x0) + c2 (x - x0)^2 in image pixels. */
 export interface Parabola {

@@ -5,8 +5,10 @@
  * weights). Ellipse: the numerically stable direct least-squares conic fit (Halir and Flusser's form of
  * Fitzgibbon's method), iteratively reweighted on Sampson distances.
  */
+
+import { seededRandom } from '../seeded-random.ts';
 import type { Circle } from '../types.ts';
-import { median, seededRandom } from './image-ops.ts';
+import { median } from './image-ops.ts';
 
 /** An ellipse: centre, semi-axes a >= b, and the major axis angle (radians, from +x towards +y). */
 export interface Ellipse {

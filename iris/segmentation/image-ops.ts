@@ -130,18 +130,6 @@ export function median(values: ArrayLike<number>): number {
   return quantile(values, 0.5);
 }
 
-/** A small deterministic pseudo-random generator (mulberry32), for reproducible RANSAC. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Grey-level 3x3 erosion (min) or dilation (max) of a float image, clamped borders. */
 function minMax3(img: FloatImage, useMax: boolean): FloatImage {
   const { width: w, height: h, data } = img;

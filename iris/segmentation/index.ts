@@ -17,13 +17,14 @@
  * line, or the lids leave no iris visible), 'invalid_argument' (malformed image).
  */
 import { IrisgateError } from '../../protocol/errors.ts';
+import { seededRandom } from '../seeded-random.ts';
 import type { GreyImage } from '../types.ts';
 import { eyelashMask } from './eyelashes.ts';
 import { findEyelids, parabolaY } from './eyelids.ts';
 import type { Ellipse } from './geometry.ts';
 import { ellipseTester, ellipseToCircle, insideEllipse, momentEccentricity } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
-import { binomialBlur, boxBlur3, downsampleFloat, openClose3, seededRandom } from './image-ops.ts';
+import { binomialBlur, boxBlur3, downsampleFloat, openClose3 } from './image-ops.ts';
 import type { IrisFit } from './iris-boundary.ts';
 import { findIris } from './iris-boundary.ts';
 import { estimateOrientation } from './orientation.ts';

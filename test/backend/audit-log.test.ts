@@ -1,27 +1,12 @@
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { appendAudit, verifyAuditChain } from '../../backend/audit-log.ts';
-import type { Database } from '../../backend/storage/database.ts';
-import { migrate } from '../../backend/storage/migrations.ts';
-import { createTestDatabase, DATABASE_TARGETS, type TestDatabase } from '../support/databases.ts';
+import { DATABASE_TARGETS, migratedDatabasePerTest } from '../support/databases.ts';
 
 const digest = (text: string) => new Uint8Array(createHash('sha256').update(text).digest());
 
 describe.each(DATABASE_TARGETS)('audit log on %s', (target) => {
-  let test: TestDatabase;
-  const open: Database[] = [];
-  afterEach(async () => {
-    for (const db of open.splice(0)) await db.close();
-    await test.drop();
-  });
-
-  async function fresh(): Promise<Database> {
-    test = await createTestDatabase(target);
-    open.push(test.db);
-    expect(await migrate(test.db)).toEqual([1, 2, 3, 4]);
-    expect(await migrate(test.db)).toEqual([]);
-    return test.db;
-  }
+  const { fresh, restart } = migratedDatabasePerTest(target);
 
   it('chains entries and verifies the chain, also after a restart', async () => {
     const db = await fresh();
@@ -42,11 +27,7 @@ describe.each(DATABASE_TARGETS)('audit log on %s', (target) => {
     expect(second.prevHash).toEqual(first.entryHash);
     const verified = await verifyAuditChain(db);
     expect(verified).toEqual({ entries: 2, head: Buffer.from(second.entryHash).toString('hex') });
-    await db.close();
-    open.pop();
-    const reopened = await test.reopen();
-    open.push(reopened);
-    expect(await verifyAuditChain(reopened)).toEqual(verified);
+    expect(await verifyAuditChain(await restart())).toEqual(verified);
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE in the database', async () => {

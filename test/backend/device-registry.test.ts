@@ -1,13 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { activeDevice, listDevices, registerDevice, revokeDevice } from '../../backend/device-registry.ts';
-import type { Database } from '../../backend/storage/database.ts';
-import { migrate } from '../../backend/storage/migrations.ts';
 import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
-import { createTestDatabase, DATABASE_TARGETS, type TestDatabase } from '../support/databases.ts';
+import { DATABASE_TARGETS, migratedDatabasePerTest } from '../support/databases.ts';
 
 const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `irisgate-${name}-`));
 
@@ -30,17 +28,7 @@ async function device(ca: ManufacturerCa, deviceId?: string): Promise<string> {
 }
 
 describe.each(DATABASE_TARGETS)('device registry on %s', (target) => {
-  let test: TestDatabase;
-  afterEach(async () => {
-    await test.db.close();
-    await test.drop();
-  });
-
-  async function fresh(): Promise<Database> {
-    test = await createTestDatabase(target);
-    await migrate(test.db);
-    return test.db;
-  }
+  const { fresh } = migratedDatabasePerTest(target);
 
   it('registers a device by certificate, idempotently, and revokes it for good', async () => {
     const db = await fresh();

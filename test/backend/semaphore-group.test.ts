@@ -1,27 +1,20 @@
 import { LeanIMT } from '@zk-kit/lean-imt';
 import { poseidon2 } from 'poseidon-lite';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SemaphoreGroupStore } from '../../backend/semaphore-group.ts';
 import type { Database } from '../../backend/storage/database.ts';
-import { migrate } from '../../backend/storage/migrations.ts';
-import { createTestDatabase, DATABASE_TARGETS, type TestDatabase } from '../support/databases.ts';
+import { DATABASE_TARGETS, migratedDatabasePerTest } from '../support/databases.ts';
 
 const HOUR = 3_600_000;
 const hash = (a: bigint, b: bigint) => poseidon2([a, b]);
 
 describe.each(DATABASE_TARGETS)('Semaphore group on %s', (target) => {
-  let test: TestDatabase;
-  const open: Database[] = [];
-  afterEach(async () => {
-    for (const db of open.splice(0)) await db.close();
-    await test.drop();
-  });
+  const database = migratedDatabasePerTest(target);
+  let db: Database;
 
   async function fresh(options?: { depth?: number }): Promise<SemaphoreGroupStore> {
-    test = await createTestDatabase(target);
-    open.push(test.db);
-    await migrate(test.db);
-    return SemaphoreGroupStore.open(test.db, options);
+    db = await database.fresh();
+    return SemaphoreGroupStore.open(db, options);
   }
 
   it('adds members, keeps the root history with expiry, and gives verifiable inclusion proofs', async () => {
@@ -57,14 +50,14 @@ describe.each(DATABASE_TARGETS)('Semaphore group on %s', (target) => {
     const group = await fresh();
     await group.add(5n);
     const root = group.root;
-    await test.db.exec(`
+    await db.exec(`
       create function refuse_roots() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$;
       create trigger refuse_roots before insert on semaphore_roots for each row execute function refuse_roots();
     `);
     await expect(group.add(6n)).rejects.toThrow(/disk full/);
     expect(group.root).toBe(root);
     expect(group.size).toBe(1);
-    await test.db.exec('drop trigger refuse_roots on semaphore_roots');
+    await db.exec('drop trigger refuse_roots on semaphore_roots');
     expect((await group.add(6n)).index).toBe(1);
   });
 
@@ -72,11 +65,7 @@ describe.each(DATABASE_TARGETS)('Semaphore group on %s', (target) => {
     const group = await fresh();
     const roots = [];
     for (const c of [5n, 6n, 7n]) roots.push((await group.add(c, 1_800_000_000_000 + Number(c))).root);
-    await test.db.close();
-    open.pop();
-    const db = await test.reopen();
-    open.push(db);
-    const reopened = await SemaphoreGroupStore.open(db);
+    const reopened = await SemaphoreGroupStore.open(await database.restart());
     expect(reopened.root).toBe(group.root);
     expect(reopened.size).toBe(3);
     expect(await reopened.rootStatus(roots[0] as bigint, 1_800_000_000_010)).toBe('valid');
@@ -88,15 +77,15 @@ describe.each(DATABASE_TARGETS)('Semaphore group on %s', (target) => {
     const group = await fresh();
     await group.add(5n);
     await group.add(6n);
-    await test.db.query("update semaphore_members set commitment = '9' where index = 1");
-    await expect(SemaphoreGroupStore.open(test.db)).rejects.toMatchObject({ code: 'group_integrity' });
+    await db.query("update semaphore_members set commitment = '9' where index = 1");
+    await expect(SemaphoreGroupStore.open(db)).rejects.toMatchObject({ code: 'group_integrity' });
   });
 
   it('gives every concurrent insertion its own index and one root', async () => {
     const group = await fresh();
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => group.add(BigInt(100 + i))));
     expect(results.map((r) => r.index).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
-    const reloaded = await SemaphoreGroupStore.open(test.db);
+    const reloaded = await SemaphoreGroupStore.open(db);
     expect(reloaded.root).toBe(group.root);
   });
 });

@@ -1,21 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { consumeNonce, issueNonce } from '../../backend/session-nonces.ts';
-import type { Database } from '../../backend/storage/database.ts';
-import { migrate } from '../../backend/storage/migrations.ts';
-import { createTestDatabase, DATABASE_TARGETS, type TestDatabase } from '../support/databases.ts';
+import { DATABASE_TARGETS, migratedDatabasePerTest } from '../support/databases.ts';
 
 describe.each(DATABASE_TARGETS)('session nonces on %s', (target) => {
-  let test: TestDatabase;
-  afterEach(async () => {
-    await test.db.close();
-    await test.drop();
-  });
-
-  async function fresh(): Promise<Database> {
-    test = await createTestDatabase(target);
-    await migrate(test.db);
-    return test.db;
-  }
+  const { fresh } = migratedDatabasePerTest(target);
 
   it('are consumed once, by their own device, before they expire', async () => {
     const db = await fresh();

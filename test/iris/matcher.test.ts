@@ -15,22 +15,11 @@ import {
   unpackIrisCode,
   wasmSimdSupported,
 } from '../../iris/matcher.ts';
+import { seededRandom } from '../../iris/seeded-random.ts';
 import { CODE_BITS, CODE_COLUMNS, CODE_ROWS, type IrisCode } from '../../protocol/iris-code-layout.ts';
 import { decodeIrisTemplate } from '../../protocol/iris-template.ts';
 
 const EXPECTED_OUTPUT = new URL('../../../shared/external/open-iris/expected-output.json', import.meta.url);
-
-/** mulberry32: a small seeded generator, so failures reproduce. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Every column of every row holds the same 4 bits: rolling changes nothing, so shift 0 wins. */
 function constantColumns(codeCell: (row: number) => number[], maskCell: (row: number) => number[]): IrisCode {
@@ -136,7 +125,7 @@ describe('raw fractional Hamming distance', () => {
   });
 
   it('scores 1 at rotation 0 when no shift has common bits', () => {
-    const probe = randomCode(generator(1));
+    const probe = randomCode(seededRandom(1));
     const gallery = { code: probe.code.slice(), mask: new Uint8Array(CODE_BITS) };
     expect(bothPaths(probe, gallery)).toEqual({ hd: 1, hdRotation: 0, hdRaw: 1, rotation: 0, commonBits: 0 });
   });
@@ -155,7 +144,7 @@ describe('raw fractional Hamming distance', () => {
   });
 
   it('rolls the probe: a gallery equal to the probe rolled by +3 columns matches at rotation +3', () => {
-    const probe = randomCode(generator(2));
+    const probe = randomCode(seededRandom(2));
     const plus3 = bothPaths(probe, roll(probe, 3));
     expect(plus3).toMatchObject({ hdRaw: 0, rotation: 3, hd: 0, hdRotation: 3 });
     expect(plus3.commonBits).toBe(probe.mask.reduce((sum, bit) => sum + bit, 0));
@@ -230,7 +219,7 @@ describe('open-iris normalisation', () => {
 
 describe('packed codes', () => {
   it('pack and unpack are inverse, and rotatePacked is np.roll', () => {
-    const random = generator(3);
+    const random = seededRandom(3);
     const x = randomCode(random);
     const packed = packIrisCode(x);
     expect(unpackIrisCode(packed)).toEqual(x);
@@ -240,7 +229,7 @@ describe('packed codes', () => {
   });
 
   it('matches the naive matcher on 200 random pairs, rotations and holey masks', () => {
-    const random = generator(4);
+    const random = seededRandom(4);
     let separateShifts = 0;
     for (let i = 0; i < 200; i++) {
       const density = [0.95, 0.75, 0.5, 0.1, 0.02][i % 5] as number;
@@ -305,7 +294,7 @@ describe.each([
   ['js', false],
 ] as const)('IrisGallery (%s engine)', (engine, skip) => {
   it.skipIf(skip)('finds what matchPacked finds, for every template, and grows past its capacity', () => {
-    const random = generator(5);
+    const random = seededRandom(5);
     const probe = randomCode(random);
     const gallery = new IrisGallery({ engine, capacity: 4 });
     expect(gallery.engine).toBe(engine);
@@ -351,7 +340,7 @@ describe.each([
   });
 
   it.skipIf(skip)('searches a gallery bigger than one chunk (4,096 templates) and an empty one', () => {
-    const random = generator(6);
+    const random = seededRandom(6);
     const probe = randomCode(random);
     const gallery = new IrisGallery({ engine });
     expect(gallery.search(probe)).toEqual([]);

@@ -8,7 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterEach } from 'vitest';
 import { type Database, openDatabase } from '../../backend/storage/database.ts';
+import { migrate } from '../../backend/storage/migrations.ts';
 
 export type DatabaseTarget = 'pglite' | 'postgres';
 
@@ -16,14 +18,14 @@ export const DATABASE_TARGETS: DatabaseTarget[] = process.env.TEST_DATABASE_URL
   ? ['pglite', 'postgres']
   : ['pglite'];
 
-export interface TestDatabase {
+interface TestDatabase {
   db: Database;
   /** Opens the same database again (a restart). */
   reopen(): Promise<Database>;
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(target: DatabaseTarget): Promise<TestDatabase> {
+async function createTestDatabase(target: DatabaseTarget): Promise<TestDatabase> {
   if (target === 'pglite') {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'irisgate-pglite-')), 'data');
     const db = await openDatabase({ dataDir });
@@ -46,6 +48,38 @@ export async function createTestDatabase(target: DatabaseTarget): Promise<TestDa
       await client.connect();
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();
+    },
+  };
+}
+
+/**
+ * For the calling describe block: each test gets a fresh, migrated database on `target` from `fresh()`,
+ * closed and dropped after it; `restart()` closes it and opens the same database again.
+ */
+export function migratedDatabasePerTest(target: DatabaseTarget): {
+  fresh(): Promise<Database>;
+  restart(): Promise<Database>;
+} {
+  let current: TestDatabase | undefined;
+  let db: Database | undefined;
+  afterEach(async () => {
+    await db?.close();
+    await current?.drop();
+    current = undefined;
+    db = undefined;
+  });
+  return {
+    async fresh() {
+      current = await createTestDatabase(target);
+      db = current.db;
+      await migrate(db);
+      return db;
+    },
+    async restart() {
+      if (!current || !db) throw new Error('restart() before fresh()');
+      await db.close();
+      db = await current.reopen();
+      return db;
     },
   };
 }
