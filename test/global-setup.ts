@@ -2,13 +2,12 @@
  * Brings up the development trusted hardware (SoftHSM token and software TPM) once for the whole test run
  * and stops its daemons afterwards. Tests find it through inject('hsmFixtureDir').
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { FIXTURE_SCRIPT } from '../hsm/fixture/fixture.ts';
+import { startHsmFixture, stopHsmFixture } from '../hsm/fixture/fixture.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,13 +15,12 @@ declare module 'vitest' {
   }
 }
 
-export default function setup(project: TestProject): () => void {
-  const dir = mkdtempSync(join(tmpdir(), 'irisgate-hsm-'));
-  execFileSync('bash', [FIXTURE_SCRIPT, 'up', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(join(tmpdir(), 'irisgate-hsm-'));
+  await startHsmFixture(dir);
   project.provide('hsmFixtureDir', dir);
-  return () => {
-    // Quiet: vitest's closing summary should stay the last thing printed. A failure still throws with its stderr.
-    execFileSync('bash', [FIXTURE_SCRIPT, 'down', dir], { stdio: 'pipe' });
-    rmSync(dir, { recursive: true, force: true });
+  return async () => {
+    await stopHsmFixture(dir);
+    await rm(dir, { recursive: true, force: true });
   };
 }
