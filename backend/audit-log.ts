@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { equalBytes, toHex } from '../protocol/bytes.ts';
 import { canonicalMessage } from '../protocol/canonical.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import type { Database } from './storage/database.ts';
+import type { Database, Sql } from './storage/database.ts';
 
 export const AUDIT_DOMAIN = 'irisgate/audit/v1';
 const GENESIS_HASH = new Uint8Array(32);
@@ -67,36 +67,46 @@ function fromRow(row: AuditRow): AuditEntry {
   };
 }
 
-/** Appends one decision. Appends are serialised (a table lock), so the chain has one order. */
-export async function appendAudit(db: Database, record: AuditRecord, now = Date.now()): Promise<AuditEntry> {
+/** Appends one decision in its own transaction. */
+export function appendAudit(db: Database, record: AuditRecord, now = Date.now()): Promise<AuditEntry> {
+  return db.transaction((sql) => appendAuditWithin(sql, record, now));
+}
+
+/**
+ * Appends one decision inside the caller's transaction, so the entry commits or rolls back with the
+ * decision it records. Appends are serialised (a table lock), so the chain has one order.
+ */
+export async function appendAuditWithin(
+  sql: Sql,
+  record: AuditRecord,
+  now = Date.now(),
+): Promise<AuditEntry> {
   if (record.signupDigest.length !== 32) throw new RangeError('signupDigest is a 32-byte SHA-256 digest');
-  return db.transaction(async (sql) => {
-    await sql.query('lock table audit_log in exclusive mode');
-    const [last] = await sql.query<AuditRow>('select * from audit_log order by seq desc limit 1');
-    const previous = last ? fromRow(last) : undefined;
-    const entry = {
-      ...record,
-      seq: previous ? previous.seq + 1 : 1,
-      recordedAtMs: now,
-      prevHash: previous ? previous.entryHash : GENESIS_HASH,
-    };
-    const complete: AuditEntry = { ...entry, entryHash: entryHash(entry) };
-    await sql.query(
-      `insert into audit_log (seq, recorded_at_ms, device_id, outcome, reason, signup_digest, prev_hash, entry_hash)
-       values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        complete.seq,
-        complete.recordedAtMs,
-        complete.deviceId,
-        complete.outcome,
-        complete.reason,
-        complete.signupDigest,
-        complete.prevHash,
-        complete.entryHash,
-      ],
-    );
-    return complete;
-  });
+  await sql.query('lock table audit_log in exclusive mode');
+  const [last] = await sql.query<AuditRow>('select * from audit_log order by seq desc limit 1');
+  const previous = last ? fromRow(last) : undefined;
+  const entry = {
+    ...record,
+    seq: previous ? previous.seq + 1 : 1,
+    recordedAtMs: now,
+    prevHash: previous ? previous.entryHash : GENESIS_HASH,
+  };
+  const complete: AuditEntry = { ...entry, entryHash: entryHash(entry) };
+  await sql.query(
+    `insert into audit_log (seq, recorded_at_ms, device_id, outcome, reason, signup_digest, prev_hash, entry_hash)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      complete.seq,
+      complete.recordedAtMs,
+      complete.deviceId,
+      complete.outcome,
+      complete.reason,
+      complete.signupDigest,
+      complete.prevHash,
+      complete.entryHash,
+    ],
+  );
+  return complete;
 }
 
 /**

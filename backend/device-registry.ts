@@ -4,14 +4,11 @@
  * Its public keys come from the certificate, never from the device's word. Revocation is permanent.
  */
 import { toHex } from '../protocol/bytes.ts';
-import {
-  type DeviceIdentity,
-  parseCertificate,
-  verifyDeviceCertificate,
-} from '../protocol/device-certificate.ts';
+import { type DeviceIdentity, parseCertificate } from '../protocol/device-certificate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import type { x509 } from '../protocol/x509.ts';
 import type { Sql } from './storage/database.ts';
+import { verifyWithTrustedCas } from './trusted-cas.ts';
 
 export interface DeviceRecord {
   deviceId: string;
@@ -21,6 +18,8 @@ export interface DeviceRecord {
   registeredAtMs: number;
   revokedAtMs: number | null;
   revokedReason: string | null;
+  /** The highest signup counter accepted for a decision so far (null before the first). */
+  lastCounter: number | null;
 }
 
 interface DeviceRow {
@@ -31,6 +30,7 @@ interface DeviceRow {
   registered_at_ms: string | number;
   revoked_at_ms: string | number | null;
   revoked_reason: string | null;
+  last_counter: string | number | null;
 }
 
 function fromRow(row: DeviceRow): DeviceRecord {
@@ -42,20 +42,25 @@ function fromRow(row: DeviceRow): DeviceRecord {
     registeredAtMs: Number(row.registered_at_ms),
     revokedAtMs: row.revoked_at_ms === null ? null : Number(row.revoked_at_ms),
     revokedReason: row.revoked_reason,
+    lastCounter: row.last_counter === null ? null : Number(row.last_counter),
   };
 }
 
 /**
- * Registers a device by its certificate. Registering the same certificate again returns the existing
+ * Registers a device by its certificate, which must chain to one of the trusted CAs. Registering the same certificate again returns the existing
  * record; another certificate for a registered device id is refused (device_exists).
  */
 export async function registerDevice(
   sql: Sql,
   certificate: string | Uint8Array,
-  { ca, production, now = Date.now() }: { ca: x509.X509Certificate; production: boolean; now?: number },
+  {
+    cas,
+    production,
+    now = Date.now(),
+  }: { cas: readonly x509.X509Certificate[]; production: boolean; now?: number },
 ): Promise<{ device: DeviceRecord; identity: DeviceIdentity; created: boolean }> {
   const cert = parseCertificate(certificate);
-  const identity = await verifyDeviceCertificate(cert, { ca, production, now: new Date(now) });
+  const identity = await verifyWithTrustedCas(cert, cas, { production, now: new Date(now) });
   const der = new Uint8Array(cert.rawData);
   const inserted = await sql.query<DeviceRow>(
     `insert into devices (device_id, certificate_serial, certificate_der, development, registered_at_ms)
@@ -108,4 +113,22 @@ export async function activeDevice(sql: Sql, deviceId: string): Promise<DeviceRe
     throw new IrisgateError('revoked_device', `device ${deviceId} was revoked: ${device.revokedReason}`);
   }
   return device;
+}
+
+/**
+ * Records a signup counter for a device; it must be strictly greater than every earlier one
+ * (replayed_counter otherwise). One conditional UPDATE, so of two concurrent signups one wins.
+ */
+export async function advanceCounter(sql: Sql, deviceId: string, counter: number): Promise<void> {
+  const updated = await sql.query(
+    `update devices set last_counter = $2
+     where device_id = $1 and (last_counter is null or last_counter < $2) returning device_id`,
+    [deviceId, counter],
+  );
+  if (updated.length === 0) {
+    throw new IrisgateError(
+      'replayed_counter',
+      `counter ${counter} is not above the last one device ${deviceId} used`,
+    );
+  }
 }

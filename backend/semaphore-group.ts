@@ -9,7 +9,7 @@
  */
 import { Group } from '@semaphore-protocol/group';
 import { IrisgateError } from '../protocol/errors.ts';
-import type { Database } from './storage/database.ts';
+import type { Database, Sql } from './storage/database.ts';
 
 export const DEFAULT_TREE_DEPTH = 20;
 export const DEFAULT_ROOT_EXPIRY_MS = 60 * 60 * 1000;
@@ -22,6 +22,9 @@ export interface InclusionProof {
   index: number;
   siblings: bigint[];
 }
+
+/** Adds a member inside SemaphoreGroupStore.transaction; returns its index and the new root. */
+export type AddMember = (commitment: bigint, now?: number) => Promise<{ index: number; root: bigint }>;
 
 interface RootRow {
   root: string;
@@ -74,41 +77,57 @@ export class SemaphoreGroupStore {
 
   /**
    * Adds a commitment and records the new root, in one transaction; throws duplicate_commitment or
-   * group_full. Insertions are serialised by a table lock, so members have one order everywhere.
+   * group_full.
    */
-  async add(commitment: bigint, now = Date.now()): Promise<{ index: number; root: bigint }> {
+  add(commitment: bigint, now = Date.now()): Promise<{ index: number; root: bigint }> {
+    return this.transaction((_sql, addMember) => addMember(commitment, now));
+  }
+
+  /**
+   * Runs fn in one database transaction with `addMember`, so a caller's own writes (an enrolment, its
+   * audit entry) commit or roll back together with the membership. Insertions are serialised by a table
+   * lock, so members have one order everywhere; if the transaction fails after the tree grew, the tree is
+   * taken back from the database.
+   */
+  async transaction<T>(fn: (sql: Sql, addMember: AddMember) => Promise<T>): Promise<T> {
     let added = false;
     try {
-      return await this.db.transaction(async (sql) => {
-        await sql.query('lock table semaphore_members in exclusive mode');
-        if (this.group.indexOf(commitment) !== -1) {
-          throw new IrisgateError('duplicate_commitment', 'this identity commitment is already a member');
-        }
-        if (this.group.size >= 2 ** this.depth) {
-          throw new IrisgateError('group_full', `the group holds its maximum of 2^${this.depth} members`);
-        }
-        const index = this.group.size;
-        this.group.addMember(commitment);
-        added = true;
-        const root = this.group.root;
-        await sql.query(
-          'insert into semaphore_members (index, commitment, inserted_at_ms) values ($1, $2, $3)',
-          [index, commitment.toString(), now],
-        );
-        await sql.query('update semaphore_roots set superseded_at_ms = $1 where superseded_at_ms is null', [
-          now,
-        ]);
-        await sql.query('insert into semaphore_roots (root, created_at_ms) values ($1, $2)', [
-          root.toString(),
-          now,
-        ]);
-        return { index, root };
-      });
+      return await this.db.transaction((sql) =>
+        fn(sql, async (commitment, now = Date.now()) => {
+          await sql.query('lock table semaphore_members in exclusive mode');
+          if (this.group.indexOf(commitment) !== -1) {
+            throw new IrisgateError('duplicate_commitment', 'this identity commitment is already a member');
+          }
+          if (this.group.size >= 2 ** this.depth) {
+            throw new IrisgateError('group_full', `the group holds its maximum of 2^${this.depth} members`);
+          }
+          const index = this.group.size;
+          this.group.addMember(commitment);
+          added = true;
+          const root = this.group.root;
+          await sql.query(
+            'insert into semaphore_members (index, commitment, inserted_at_ms) values ($1, $2, $3)',
+            [index, commitment.toString(), now],
+          );
+          await sql.query('update semaphore_roots set superseded_at_ms = $1 where superseded_at_ms is null', [
+            now,
+          ]);
+          await sql.query('insert into semaphore_roots (root, created_at_ms) values ($1, $2)', [
+            root.toString(),
+            now,
+          ]);
+          return { index, root };
+        }),
+      );
     } catch (error) {
-      // The transaction rolled back after the tree grew: take the tree back from the database.
       if (added) this.group = await loadGroup(this.db);
       throw error;
     }
+  }
+
+  /** Whether the commitment is a member. */
+  has(commitment: bigint): boolean {
+    return this.group.indexOf(commitment) !== -1;
   }
 
   /** Whether a root may be used in a proof now: the current root, or one replaced less than the expiry ago. */

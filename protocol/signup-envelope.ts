@@ -16,7 +16,8 @@
  *
  * Parsing is strict and bounded: every violation is IrisgateError('malformed_envelope') naming the field.
  */
-import { fromHex } from './bytes.ts';
+import { createHash } from 'node:crypto';
+import { bigIntToBytes, fromHex } from './bytes.ts';
 import { canonicalMessage } from './canonical.ts';
 import { IrisgateError } from './errors.ts';
 import type { IrisCode } from './iris-code-layout.ts';
@@ -49,7 +50,7 @@ export interface LivenessFrame {
   capturedAtMs: number;
   /** SHA-256 of the frame's pixels, 32 bytes. */
   sha256: Uint8Array;
-  /** The device's hardware signature over the frame (see frameSigningBytes), 64 bytes r||s. */
+  /** The attestation key's signature over the frame statement (see frameSigningBytes), 64 bytes r||s. */
   signature: Uint8Array;
   pupilRadiusPx: number;
 }
@@ -246,7 +247,6 @@ export function parseSignedSignup(json: unknown): SignedSignup {
 
 /** The bytes the iris-code key signs (see the layout in this module's comment). */
 export function signupSigningBytes(envelope: SignupEnvelope): Uint8Array {
-  const commitmentBytes = fromHex(envelope.identityCommitment.toString(16).padStart(64, '0'));
   const scoreNames = Object.keys(envelope.liveness.scores).sort();
   return canonicalMessage(SIGNUP_DOMAIN)
     .u8(envelope.version)
@@ -254,7 +254,7 @@ export function signupSigningBytes(envelope: SignupEnvelope): Uint8Array {
     .bytes(envelope.sessionNonce)
     .u64(envelope.counter)
     .u64(envelope.deviceTimeMs)
-    .bytes(commitmentBytes)
+    .bytes(bigIntToBytes(envelope.identityCommitment, 32))
     .list(envelope.eyes, (w, eye) => w.string(eye.side).bytes(packedTemplateBytes(eye.template)))
     .list(scoreNames, (w, name) => w.string(name).f64(envelope.liveness.scores[name] as number))
     .list(envelope.liveness.stimulus, (w, p) => w.u64(p.startMs).u32(p.durationMs).f64(p.level))
@@ -264,6 +264,11 @@ export function signupSigningBytes(envelope: SignupEnvelope): Uint8Array {
     .list(envelope.models, (w, m) => w.string(m.name).bytes(m.sha256))
     .string(envelope.softwareVersion)
     .finish();
+}
+
+/** The signup's identity for idempotency and the audit log: SHA-256 of its signing bytes. */
+export function signupDigest(envelope: SignupEnvelope): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(signupSigningBytes(envelope)).digest());
 }
 
 /** The JSON form of an envelope, as a device sends it. parseSignupEnvelope(toJson(e)) gives e back. */

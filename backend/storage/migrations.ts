@@ -80,6 +80,42 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 5,
+    name: 'device auth, trusted CAs, signup decisions and encrypted templates',
+    sql: `
+      create table auth_challenges (
+        challenge bytea primary key check (length(challenge) = 32),
+        device_id text not null,
+        issued_at_ms bigint not null,
+        expires_at_ms bigint not null,
+        used_at_ms bigint
+      );
+      alter table devices add column last_counter bigint;
+      create table trusted_cas (
+        fingerprint text primary key,
+        subject text not null,
+        certificate_der bytea not null,
+        added_at_ms bigint not null
+      );
+      create table signup_decisions (
+        signup_digest bytea primary key check (length(signup_digest) = 32),
+        device_id text not null,
+        outcome text not null check (outcome in ('accepted', 'rejected')),
+        reason text not null,
+        receipt text,
+        decided_at_ms bigint not null,
+        check ((outcome = 'accepted') = (receipt is not null))
+      );
+      create table enrolled_templates (
+        member_index bigint not null references semaphore_members (index),
+        side text not null check (side in ('left', 'right')),
+        iv bytea not null check (length(iv) = 12),
+        ciphertext bytea not null,
+        primary key (member_index, side)
+      );
+    `,
+  },
 ];
 
 /** An arbitrary constant naming this project's migration lock. */

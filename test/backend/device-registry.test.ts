@@ -34,13 +34,13 @@ describe.each(DATABASE_TARGETS)('device registry on %s', (target) => {
     const db = await fresh();
     const pem = await device(devCa, 'ig-registry-1');
     const t = Date.now();
-    const first = await registerDevice(db, pem, { ca: devCa.cert, production: false, now: t });
+    const first = await registerDevice(db, pem, { cas: [devCa.cert], production: false, now: t });
     expect(first).toMatchObject({
       created: true,
       device: { deviceId: 'ig-registry-1', development: true, revokedAtMs: null },
     });
     expect(first.identity.keys.map((k) => k.role)).toEqual(['attestation', 'iris-code']);
-    const again = await registerDevice(db, pem, { ca: devCa.cert, production: false, now: t + 1000 });
+    const again = await registerDevice(db, pem, { cas: [devCa.cert], production: false, now: t + 1000 });
     expect(again).toMatchObject({ created: false, device: { registeredAtMs: t } });
     expect((await activeDevice(db, 'ig-registry-1')).certificateSerial).toBe(first.device.certificateSerial);
 
@@ -60,20 +60,22 @@ describe.each(DATABASE_TARGETS)('device registry on %s', (target) => {
     await expect(activeDevice(db, 'ig-none')).rejects.toMatchObject({ code: 'unknown_device' });
     await expect(revokeDevice(db, 'ig-none', 'x')).rejects.toMatchObject({ code: 'unknown_device' });
     const pem = await device(devCa, 'ig-registry-2');
-    await expect(registerDevice(db, pem, { ca: factoryCa.cert, production: false })).rejects.toMatchObject({
-      code: 'untrusted_certificate',
-    });
-    await expect(registerDevice(db, pem, { ca: devCa.cert, production: true })).rejects.toMatchObject({
+    await expect(registerDevice(db, pem, { cas: [factoryCa.cert], production: false })).rejects.toMatchObject(
+      {
+        code: 'untrusted_certificate',
+      },
+    );
+    await expect(registerDevice(db, pem, { cas: [devCa.cert], production: true })).rejects.toMatchObject({
       code: 'development_key',
     });
     await expect(
-      registerDevice(db, 'not a certificate', { ca: devCa.cert, production: false }),
+      registerDevice(db, 'not a certificate', { cas: [devCa.cert], production: false }),
     ).rejects.toMatchObject({
       code: 'invalid_certificate',
     });
-    await registerDevice(db, pem, { ca: devCa.cert, production: false });
+    await registerDevice(db, pem, { cas: [devCa.cert], production: false });
     const second = await device(devCa, 'ig-registry-2');
-    await expect(registerDevice(db, second, { ca: devCa.cert, production: false })).rejects.toMatchObject({
+    await expect(registerDevice(db, second, { cas: [devCa.cert], production: false })).rejects.toMatchObject({
       code: 'device_exists',
     });
     expect(await listDevices(db)).toHaveLength(1);

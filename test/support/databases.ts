@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach } from 'vitest';
-import { type Database, openDatabase } from '../../backend/storage/database.ts';
+import { type Database, type DatabaseLocation, openDatabase } from '../../backend/storage/database.ts';
 import { migrate } from '../../backend/storage/migrations.ts';
 
 export type DatabaseTarget = 'pglite' | 'postgres';
@@ -18,18 +18,15 @@ export const DATABASE_TARGETS: DatabaseTarget[] = process.env.TEST_DATABASE_URL
   ? ['pglite', 'postgres']
   : ['pglite'];
 
-interface TestDatabase {
-  db: Database;
-  /** Opens the same database again (a restart). */
-  reopen(): Promise<Database>;
-  drop(): Promise<void>;
-}
-
-async function createTestDatabase(target: DatabaseTarget): Promise<TestDatabase> {
+/** A fresh, empty database of `target` (not opened); `close()` drops it. */
+export async function testDatabaseLocation(
+  target: DatabaseTarget,
+): Promise<{ location: DatabaseLocation; close(): Promise<void> }> {
   if (target === 'pglite') {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'irisgate-pglite-')), 'data');
-    const db = await openDatabase({ dataDir });
-    return { db, reopen: () => openDatabase({ dataDir }), drop: async () => {} };
+    return {
+      location: { dataDir: join(mkdtempSync(join(tmpdir(), 'irisgate-pglite-')), 'data') },
+      close: async () => {},
+    };
   }
   const adminUrl = process.env.TEST_DATABASE_URL as string;
   const name = `irisgate_test_${randomBytes(6).toString('hex')}`;
@@ -39,17 +36,27 @@ async function createTestDatabase(target: DatabaseTarget): Promise<TestDatabase>
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString() });
   return {
-    db,
-    reopen: () => openDatabase({ url: url.toString() }),
-    async drop() {
+    location: { url: url.toString() },
+    async close() {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();
     },
   };
+}
+
+interface TestDatabase {
+  db: Database;
+  /** Opens the same database again (a restart). */
+  reopen(): Promise<Database>;
+  drop(): Promise<void>;
+}
+
+async function createTestDatabase(target: DatabaseTarget): Promise<TestDatabase> {
+  const { location, close } = await testDatabaseLocation(target);
+  return { db: await openDatabase(location), reopen: () => openDatabase(location), drop: close };
 }
 
 /**

@@ -1,0 +1,121 @@
+/** Operator routes (Authorization: Bearer <admin token>): trusted CAs, the device registry, the audit chain. */
+import { Type } from 'typebox';
+import { IrisgateError } from '../../protocol/errors.ts';
+import { verifyAuditChain } from '../audit-log.ts';
+import type { DeviceRecord } from '../device-registry.ts';
+import type { BackendServices } from '../service.ts';
+import type { TrustedCa } from '../trusted-cas.ts';
+import { type App, bearer } from './app.ts';
+import {
+  AuditReply,
+  CertificateRequest,
+  DeviceIdParam,
+  DeviceReply,
+  RevokeRequest,
+  TrustedCaReply,
+} from './schemas.ts';
+
+const errors = { '4xx': { $ref: 'ErrorReply#' }, '5xx': { $ref: 'ErrorReply#' } };
+const operator = [{ operator: [] }];
+
+function deviceJson({ certificateDer: _der, lastCounter: _counter, ...device }: DeviceRecord) {
+  return device;
+}
+
+function caJson({ certificate: _certificate, ...ca }: TrustedCa) {
+  return ca;
+}
+
+export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
+  return async (app: App) => {
+    app.addHook('onRequest', async (request) => {
+      if (!secrets.admin.matches(bearer(request))) throw new IrisgateError('unauthorized');
+    });
+    const tags = ['admin'];
+
+    app.post(
+      '/v1/admin/cas',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: 'Trust a manufacturer CA',
+          body: CertificateRequest,
+          response: { 200: TrustedCaReply, ...errors },
+        },
+      },
+      async (request) => caJson(await devices.trustCa(request.body.certificate, clock())),
+    );
+    app.get(
+      '/v1/admin/cas',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: 'The trusted manufacturer CAs',
+          response: { 200: Type.Array(TrustedCaReply), ...errors },
+        },
+      },
+      async () => (await devices.listTrustedCas()).map(caJson),
+    );
+    app.post(
+      '/v1/admin/devices',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: 'Register a device by its certificate (201 new, 200 already registered)',
+          body: CertificateRequest,
+          response: { 200: DeviceReply, 201: DeviceReply, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { device, created } = await devices.register(request.body.certificate, clock());
+        request.log.info({ deviceId: device.deviceId, created }, 'device registered');
+        return reply.status(created ? 201 : 200).send(deviceJson(device));
+      },
+    );
+    app.get(
+      '/v1/admin/devices',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: 'Every registered device',
+          response: { 200: Type.Array(DeviceReply), ...errors },
+        },
+      },
+      async () => (await devices.list()).map(deviceJson),
+    );
+    app.post(
+      '/v1/admin/devices/:deviceId/revoke',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: 'Revoke a device for good',
+          params: DeviceIdParam,
+          body: RevokeRequest,
+          response: { 200: DeviceReply, ...errors },
+        },
+      },
+      async (request) => {
+        const device = await devices.revoke(request.params.deviceId, request.body.reason, clock());
+        request.log.warn({ deviceId: device.deviceId, reason: device.revokedReason }, 'device revoked');
+        return deviceJson(device);
+      },
+    );
+    app.get(
+      '/v1/admin/audit',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: 'Verify the audit log hash chain',
+          response: { 200: AuditReply, ...errors },
+        },
+      },
+      async () => verifyAuditChain(db),
+    );
+  };
+}

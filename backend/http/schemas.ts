@@ -1,0 +1,179 @@
+/**
+ * The JSON schemas (TypeBox) of every route: they validate requests before a handler runs and are what
+ * /docs publishes. The signup schema describes the shape; protocol/signup-envelope.ts stays the authority
+ * on meaning (canonical values, ranges, order) and re-checks everything.
+ */
+import { Type } from 'typebox';
+import { SIGNUP_LIMITS } from '../../protocol/signup-envelope.ts';
+
+const hex = (bytes: number, description: string) =>
+  Type.String({ pattern: `^[0-9a-f]{${2 * bytes}}$`, description });
+const uint = (description?: string) =>
+  Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
+const decimal = (description: string) => Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$', description });
+
+export const DeviceIdParam = Type.Object({
+  deviceId: Type.String({
+    pattern: '^[A-Za-z0-9._-]{1,64}$',
+    description: 'the CN of the device certificate',
+  }),
+});
+
+export const ErrorReply = Type.Object(
+  { code: Type.String({ description: 'stable error code (protocol/errors.ts)' }), message: Type.String() },
+  { $id: 'ErrorReply' },
+);
+
+export const ChallengeReply = Type.Object({
+  audience: Type.String({ description: "this backend's name, part of what the device signs" }),
+  challenge: hex(32, 'random challenge'),
+  issuedAtMs: uint(),
+  expiresAtMs: uint(),
+});
+
+export const TokenRequest = Type.Object(
+  {
+    challenge: hex(32, 'the challenge being answered'),
+    signature: hex(64, 'r||s over deviceAuthSigningBytes with the attestation key'),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenReply = Type.Object({ token: Type.String(), expiresAtMs: uint() });
+
+export const SessionReply = Type.Object({ nonce: hex(32, 'single-use session nonce'), expiresAtMs: uint() });
+
+const WireTemplate = Type.Object({
+  iris_codes: Type.String({ maxLength: 4096 }),
+  mask_codes: Type.String({ maxLength: 4096 }),
+  iris_code_version: Type.Literal('v0.1'),
+});
+
+export const SignupRequest = Type.Object(
+  {
+    envelope: Type.Object(
+      {
+        version: Type.Integer(),
+        deviceId: Type.String({ maxLength: 64 }),
+        sessionNonce: hex(32, 'the nonce from POST /v1/sessions'),
+        counter: uint('per-device, strictly increasing'),
+        deviceTimeMs: uint(),
+        identityCommitment: decimal('the Semaphore identity commitment'),
+        eyes: Type.Array(
+          Type.Object({
+            side: Type.Union([Type.Literal('left'), Type.Literal('right')]),
+            template: WireTemplate,
+          }),
+          { minItems: 1, maxItems: 2 },
+        ),
+        liveness: Type.Object({
+          scores: Type.Record(Type.String({ maxLength: SIGNUP_LIMITS.maxNameLength }), Type.Number(), {
+            maxProperties: SIGNUP_LIMITS.maxScores,
+          }),
+          stimulus: Type.Array(
+            Type.Object(
+              { startMs: uint(), durationMs: uint(), level: Type.Number() },
+              { additionalProperties: false },
+            ),
+            { maxItems: SIGNUP_LIMITS.maxStimulusPulses },
+          ),
+          frames: Type.Array(
+            Type.Object(
+              {
+                sequence: uint(),
+                capturedAtMs: uint(),
+                sha256: hex(32, 'SHA-256 of the frame'),
+                signature: hex(64, 'attestation key over frameSigningBytes'),
+                pupilRadiusPx: Type.Number(),
+              },
+              { additionalProperties: false },
+            ),
+            { maxItems: SIGNUP_LIMITS.maxFrames },
+          ),
+        }),
+        models: Type.Array(
+          Type.Object({
+            name: Type.String({ maxLength: SIGNUP_LIMITS.maxNameLength }),
+            sha256: hex(32, 'model file'),
+          }),
+          { minItems: 1, maxItems: SIGNUP_LIMITS.maxModels },
+        ),
+        softwareVersion: Type.String({ maxLength: SIGNUP_LIMITS.maxSoftwareVersionLength }),
+      },
+      { additionalProperties: false },
+    ),
+    signature: hex(64, 'r||s over signupSigningBytes with the iris-code key'),
+  },
+  { additionalProperties: false },
+);
+
+export const ReceiptJson = Type.Object({
+  version: Type.Literal(1),
+  deviceId: Type.String(),
+  signupDigest: hex(32, "SHA-256 of the signup's signing bytes"),
+  identityCommitment: decimal('the commitment now in the group'),
+  memberIndex: uint(),
+  root: decimal('the group root right after this member'),
+  acceptedAtMs: uint(),
+  signature: hex(64, "r||s over receiptSigningBytes with the backend's receipt key"),
+});
+
+export const SignupReply = Type.Object({
+  accepted: Type.Literal(true),
+  receipt: ReceiptJson,
+  warnings: Type.Array(Type.String()),
+});
+
+export const RootReply = Type.Object({ root: decimal('current root'), size: uint(), depth: uint() });
+
+export const RootParam = Type.Object({ root: decimal('a group root') });
+
+export const RootStatusReply = Type.Object({
+  root: decimal('the root asked about'),
+  status: Type.Union(['current', 'valid', 'expired', 'unknown'].map((s) => Type.Literal(s))),
+  valid: Type.Boolean({ description: 'whether a proof may use this root now' }),
+});
+
+export const CommitmentParam = Type.Object({ commitment: decimal('an identity commitment') });
+
+export const InclusionProofReply = Type.Object({
+  root: decimal('current root'),
+  leaf: decimal('the commitment'),
+  index: uint(),
+  siblings: Type.Array(decimal('sibling node')),
+});
+
+export const CertificateRequest = Type.Object(
+  { certificate: Type.String({ maxLength: 16_384, description: 'PEM' }) },
+  { additionalProperties: false },
+);
+
+export const RevokeRequest = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+
+export const DeviceReply = Type.Object({
+  deviceId: Type.String(),
+  certificateSerial: Type.String(),
+  development: Type.Boolean(),
+  registeredAtMs: uint(),
+  revokedAtMs: Type.Union([uint(), Type.Null()]),
+  revokedReason: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const TrustedCaReply = Type.Object({
+  fingerprint: Type.String(),
+  subject: Type.String(),
+  addedAtMs: uint(),
+});
+
+export const AuditReply = Type.Object({ entries: uint(), head: hex(32, 'hash of the last entry') });
+
+export const InfoReply = Type.Object({
+  audience: Type.String(),
+  mode: Type.Union([Type.Literal('production'), Type.Literal('development')]),
+  receiptKey: Type.Object({ algorithm: Type.String(), publicKey: Type.String(), keyId: Type.String() }),
+  treeDepth: uint(),
+  rootExpiryMs: uint(),
+});

@@ -1,0 +1,151 @@
+/**
+ * A whole backend in one process: the database (PGlite on a folder, or a PostgreSQL server), its
+ * secrets, the device directory, the Semaphore group, the uniqueness index and the HTTP app over them.
+ * `irisgate backend serve`, the demo and the tests all start it through openBackend.
+ */
+import { readFileSync } from 'node:fs';
+import { type BackendSecrets, loadBackendSecrets } from './backend-secrets.ts';
+import { DEFAULT_CHALLENGE_TTL_MS, DEFAULT_TOKEN_TTL_MS, DeviceTokens } from './device-auth.ts';
+import { DeviceBudget } from './device-budget.ts';
+import { DeviceDirectory } from './device-directory.ts';
+import { type App, buildApp } from './http/app.ts';
+import { BackendMetrics } from './metrics.ts';
+import { DEFAULT_ROOT_EXPIRY_MS, DEFAULT_TREE_DEPTH, SemaphoreGroupStore } from './semaphore-group.ts';
+import { DEFAULT_NONCE_TTL_MS } from './session-nonces.ts';
+import { SignupGate } from './signup-gate.ts';
+import { defaultSignupPolicy, type SignupPolicy } from './signup-policy.ts';
+import { type Database, type DatabaseLocation, openDatabase } from './storage/database.ts';
+import { migrate } from './storage/migrations.ts';
+import { DEFAULT_MATCH_THRESHOLD, UniquenessIndex } from './uniqueness-index.ts';
+
+export const SOFTWARE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface BackendConfig {
+  /** This backend's name: devices sign it into their authentication answers. */
+  audience: string;
+  /** Production refuses development CAs and development-signer devices. */
+  production: boolean;
+  softwareVersion: string;
+  treeDepth: number;
+  rootExpiryMs: number;
+  /** Raw fractional Hamming distance (31 rotations) under which two eyes are the same. */
+  matchThreshold: number;
+  nonceTtlMs: number;
+  challengeTtlMs: number;
+  tokenTtlMs: number;
+  policy: SignupPolicy;
+  limits: {
+    /** Largest request body. */
+    bodyBytes: number;
+    /** Requests per minute per device (authenticated) or per address. */
+    requestsPerMinute: number;
+    signupsPerDevicePerHour: number;
+  };
+}
+
+export function backendConfig(overrides: Partial<BackendConfig> & { production: boolean }): BackendConfig {
+  return {
+    audience: 'irisgate-backend',
+    softwareVersion: SOFTWARE_VERSION,
+    treeDepth: DEFAULT_TREE_DEPTH,
+    rootExpiryMs: DEFAULT_ROOT_EXPIRY_MS,
+    matchThreshold: DEFAULT_MATCH_THRESHOLD,
+    nonceTtlMs: DEFAULT_NONCE_TTL_MS,
+    challengeTtlMs: DEFAULT_CHALLENGE_TTL_MS,
+    tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
+    policy: defaultSignupPolicy(SOFTWARE_VERSION),
+    limits: { bodyBytes: 256 * 1024, requestsPerMinute: 600, signupsPerDevicePerHour: 240 },
+    ...overrides,
+  };
+}
+
+export interface BackendServices {
+  config: BackendConfig;
+  db: Database;
+  secrets: BackendSecrets;
+  devices: DeviceDirectory;
+  group: SemaphoreGroupStore;
+  index: UniquenessIndex;
+  gate: SignupGate;
+  tokens: DeviceTokens;
+  budget: DeviceBudget;
+  metrics: BackendMetrics;
+  clock: () => number;
+}
+
+export interface Backend {
+  app: App;
+  services: BackendServices;
+  /** Starts listening; resolves to the base URL. */
+  listen(options?: { port?: number; host?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface OpenBackendOptions {
+  database: DatabaseLocation;
+  /** Folder of the backend's key files (receipt key, template key, admin token). */
+  secretsDir: string;
+  config: BackendConfig;
+  logger?: boolean | object;
+  clock?: () => number;
+  /** Called while the uniqueness index loads, with the number of templates so far. */
+  onLoadProgress?: (templates: number) => void;
+}
+
+export async function openBackend(options: OpenBackendOptions): Promise<Backend> {
+  const { config } = options;
+  const clock = options.clock ?? Date.now;
+  const secrets = await loadBackendSecrets(options.secretsDir);
+  const db = await openDatabase(options.database);
+  try {
+    await migrate(db);
+    const group = await SemaphoreGroupStore.open(db, {
+      depth: config.treeDepth,
+      rootExpiryMs: config.rootExpiryMs,
+    });
+    const index = await UniquenessIndex.load(db, secrets.templateCipher, {
+      threshold: config.matchThreshold,
+      onProgress: options.onLoadProgress,
+    });
+    const devices = await DeviceDirectory.open(db, { production: config.production });
+    const services: BackendServices = {
+      config,
+      db,
+      secrets,
+      devices,
+      group,
+      index,
+      gate: new SignupGate({
+        db,
+        devices,
+        group,
+        index,
+        policy: config.policy,
+        receiptSigner: secrets.receiptSigner,
+        clock,
+      }),
+      tokens: new DeviceTokens(config.tokenTtlMs),
+      budget: new DeviceBudget(config.limits.signupsPerDevicePerHour),
+      metrics: new BackendMetrics({ members: () => group.size, enrolledEyes: () => index.size }),
+      clock,
+    };
+    const app = await buildApp(services, options.logger ?? false);
+    return {
+      app,
+      services,
+      async listen({ port = 8620, host = '127.0.0.1' } = {}) {
+        const address = await app.listen({ port, host });
+        return address;
+      },
+      async close() {
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The signup gate: decides whether a signed signup makes a new member of the group.
+ *
+ * In order: the envelope parses; it names the device its token belongs to; the device is registered,
+ * unrevoked, with a valid certificate; the envelope signature verifies with the device's iris-code key. A
+ * signup that fails there is refused and audited, and nothing else is recorded: nobody vouched for it.
+ *
+ * A correctly signed signup gets one decision, stored under its digest, so resending it returns the same
+ * answer (the same receipt) without deciding again. Decisions are taken one at a time: the policy
+ * (signup-policy.ts), then in one transaction the session nonce (consumed), the device counter (strictly
+ * increasing), the 1:N search, and for a new person the group insertion, the encrypted templates, the
+ * signed receipt, the decision and its audit entry. Devices learn accept or a reason code, never a distance.
+ */
+import { createHash } from 'node:crypto';
+import { type ErrorCode, IrisgateError } from '../protocol/errors.ts';
+import { verifySignature } from '../protocol/signature.ts';
+import {
+  parseSignedSignup,
+  type SignedSignup,
+  signupDigest,
+  signupSigningBytes,
+} from '../protocol/signup-envelope.ts';
+import { type ReceiptJson, receiptSigningBytes, receiptToJson } from '../protocol/signup-receipt.ts';
+import { appendAuditWithin } from './audit-log.ts';
+import type { ReceiptSigner } from './backend-secrets.ts';
+import type { DeviceDirectory } from './device-directory.ts';
+import { advanceCounter } from './device-registry.ts';
+import type { SemaphoreGroupStore } from './semaphore-group.ts';
+import { consumeNonce } from './session-nonces.ts';
+import { checkSignupPolicy, type SignupPolicy } from './signup-policy.ts';
+import type { Database, Sql } from './storage/database.ts';
+import type { UniquenessIndex } from './uniqueness-index.ts';
+
+export type SignupDecision =
+  | { accepted: true; receipt: ReceiptJson; warnings: string[] }
+  | { accepted: false; code: ErrorCode; message: string };
+
+export interface SignupOutcome {
+  decision: SignupDecision;
+  /** True when the answer is an earlier decision on the same signup. */
+  replayed: boolean;
+  /** Time spent in the 1:N search. */
+  searchMs: number;
+}
+
+export interface SignupGateOptions {
+  db: Database;
+  devices: DeviceDirectory;
+  group: SemaphoreGroupStore;
+  index: UniquenessIndex;
+  policy: SignupPolicy;
+  receiptSigner: ReceiptSigner;
+  clock?: () => number;
+}
+
+function rejection(error: IrisgateError): SignupDecision {
+  return { accepted: false, code: error.code, message: error.message };
+}
+
+export class SignupGate {
+  readonly #options: SignupGateOptions;
+  readonly #clock: () => number;
+  /** Decisions are taken one at a time (the tail of the queue). */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: SignupGateOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Decides a signup sent with a token of `tokenDeviceId`. Throws only on internal failures. */
+  async submit(tokenDeviceId: string, body: unknown): Promise<SignupOutcome> {
+    let signup: SignedSignup;
+    try {
+      signup = parseSignedSignup(body);
+      await this.#authenticate(tokenDeviceId, signup);
+    } catch (error) {
+      if (!(error instanceof IrisgateError)) throw error;
+      const digest = createHash('sha256')
+        .update(JSON.stringify(body) ?? '')
+        .digest();
+      await this.#options.db.transaction((sql) =>
+        appendAuditWithin(
+          sql,
+          { deviceId: tokenDeviceId, outcome: 'rejected', reason: error.code, signupDigest: digest },
+          this.#clock(),
+        ),
+      );
+      return { decision: rejection(error), replayed: false, searchMs: 0 };
+    }
+    return this.#serially(() => this.#decide(signup));
+  }
+
+  async #authenticate(tokenDeviceId: string, { envelope, signature }: SignedSignup): Promise<void> {
+    if (envelope.deviceId !== tokenDeviceId) {
+      throw new IrisgateError(
+        'device_mismatch',
+        `the token is device ${tokenDeviceId}'s, the signup names ${envelope.deviceId}`,
+      );
+    }
+    const device = await this.#options.devices.active(envelope.deviceId, this.#clock());
+    const key = device.key('iris-code');
+    await verifySignature(key.algorithm, key.publicKey, signupSigningBytes(envelope), signature);
+  }
+
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #decide({ envelope }: SignedSignup): Promise<SignupOutcome> {
+    const { db, devices, group, index, policy, receiptSigner } = this.#options;
+    const digest = signupDigest(envelope);
+    const earlier = await storedDecision(db, digest);
+    if (earlier) return { decision: earlier, replayed: true, searchMs: 0 };
+    const now = this.#clock();
+    const reject = async (error: IrisgateError, sql?: Sql) => {
+      const record = (tx: Sql) => recordDecision(tx, envelope.deviceId, digest, rejection(error), now);
+      await (sql ? record(sql) : db.transaction(record));
+      return { decision: rejection(error), replayed: false, searchMs };
+    };
+    let searchMs = 0;
+    let warnings: string[];
+    try {
+      const device = await devices.active(envelope.deviceId, now);
+      ({ warnings } = await checkSignupPolicy(envelope, policy, device.key('attestation'), now));
+    } catch (error) {
+      if (!(error instanceof IrisgateError)) throw error;
+      return reject(error);
+    }
+    let commitTemplates: (() => void) | undefined;
+    try {
+      const outcome = await group.transaction(async (sql, addMember) => {
+        await consumeNonce(sql, envelope.sessionNonce, envelope.deviceId, now);
+        await advanceCounter(sql, envelope.deviceId, envelope.counter);
+        const searchStart = performance.now();
+        const duplicate = index.findDuplicate(envelope.eyes);
+        searchMs = performance.now() - searchStart;
+        if (duplicate) return reject(new IrisgateError('duplicate_identity'), sql);
+        if (group.has(envelope.identityCommitment))
+          return reject(new IrisgateError('duplicate_commitment'), sql);
+        const member = await addMember(envelope.identityCommitment, now);
+        ({ commit: commitTemplates } = await index.store(sql, member.index, envelope.eyes));
+        const receipt = {
+          version: 1 as const,
+          deviceId: envelope.deviceId,
+          signupDigest: digest,
+          identityCommitment: envelope.identityCommitment,
+          memberIndex: member.index,
+          root: member.root,
+          acceptedAtMs: now,
+        };
+        const decision: SignupDecision = {
+          accepted: true,
+          receipt: receiptToJson({ receipt, signature: receiptSigner.sign(receiptSigningBytes(receipt)) }),
+          warnings,
+        };
+        await recordDecision(sql, envelope.deviceId, digest, decision, now);
+        return { decision, replayed: false, searchMs };
+      });
+      commitTemplates?.();
+      return outcome;
+    } catch (error) {
+      if (!(error instanceof IrisgateError)) throw error;
+      return reject(error);
+    }
+  }
+}
+
+async function storedDecision(sql: Sql, digest: Uint8Array): Promise<SignupDecision | undefined> {
+  const [row] = await sql.query<{
+    outcome: string;
+    reason: string;
+    receipt: string | null;
+    warnings: string;
+  }>('select outcome, reason, receipt from signup_decisions where signup_digest = $1', [digest]);
+  if (!row) return undefined;
+  if (row.outcome === 'accepted') {
+    const { receipt, warnings } = JSON.parse(row.receipt as string) as {
+      receipt: ReceiptJson;
+      warnings: string[];
+    };
+    return { accepted: true, receipt, warnings };
+  }
+  const code = row.reason as ErrorCode;
+  return rejection(new IrisgateError(code));
+}
+
+/** Stores the decision under the signup's digest and appends it to the audit log, in the caller's transaction. */
+async function recordDecision(
+  sql: Sql,
+  deviceId: string,
+  digest: Uint8Array,
+  decision: SignupDecision,
+  now: number,
+): Promise<void> {
+  const reason = decision.accepted ? 'ok' : decision.code;
+  const stored = decision.accepted
+    ? JSON.stringify({ receipt: decision.receipt, warnings: decision.warnings })
+    : null;
+  await sql.query(
+    `insert into signup_decisions (signup_digest, device_id, outcome, reason, receipt, decided_at_ms)
+     values ($1, $2, $3, $4, $5, $6)`,
+    [digest, deviceId, decision.accepted ? 'accepted' : 'rejected', reason, stored, now],
+  );
+  await appendAuditWithin(
+    sql,
+    { deviceId, outcome: decision.accepted ? 'accepted' : 'rejected', reason, signupDigest: digest },
+    now,
+  );
+}

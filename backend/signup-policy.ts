@@ -1,0 +1,158 @@
+/**
+ * The signup policy: what a correctly signed envelope must also satisfy before its person is even looked
+ * for in the gallery. Every check here depends only on the envelope, the device's keys, the policy and the
+ * clock; the stateful ones (nonce, counter, uniqueness) are in signup-gate.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { assertUsableBits } from '../iris/quality.ts';
+import { toHex } from '../protocol/bytes.ts';
+import { frameSigningBytes } from '../protocol/device-messages.ts';
+import { IrisgateError } from '../protocol/errors.ts';
+import { type SignatureAlgorithm, verifySignature } from '../protocol/signature.ts';
+import type { SignupEnvelope } from '../protocol/signup-envelope.ts';
+
+export type VersionStatus = 'allowed' | 'deprecated' | 'blocked';
+
+export interface SignupPolicy {
+  /** How far the device's clock may be from the backend's. */
+  maxClockSkewMs: number;
+  /** Model name -> the sha256 (hex) values allowed for it. Every model named here must be listed. */
+  models: Record<string, string[]>;
+  softwareVersions: Record<string, VersionStatus>;
+  /** The status of a version not listed in softwareVersions. */
+  unknownSoftwareVersion: VersionStatus;
+  liveness: {
+    minFrames: number;
+    /** Score name -> the minimum value; each must be present. */
+    minScores: Record<string, number>;
+    /** The longest a capture may take, first frame to envelope. */
+    maxCaptureMs: number;
+  };
+}
+
+/** The models this checkout ships (models/manifest.json), allowed under their file names without .onnx. */
+export function shippedModels(): Record<string, string[]> {
+  const manifest = JSON.parse(readFileSync(new URL('../models/manifest.json', import.meta.url), 'utf8')) as {
+    models: { file: string; sha256: string }[];
+  };
+  return Object.fromEntries(manifest.models.map((m) => [m.file.replace(/\.onnx$/, ''), [m.sha256]]));
+}
+
+export function defaultSignupPolicy(softwareVersion: string): SignupPolicy {
+  return {
+    maxClockSkewMs: 120_000,
+    models: shippedModels(),
+    softwareVersions: { [softwareVersion]: 'allowed' },
+    unknownSoftwareVersion: 'blocked',
+    liveness: { minFrames: 4, minScores: { liveness: 0.5 }, maxCaptureMs: 60_000 },
+  };
+}
+
+export interface PolicyVerdict {
+  /** Accepted but worth telling the operator (e.g. deprecated_software_version). */
+  warnings: string[];
+}
+
+/**
+ * Checks the envelope against the policy; throws the first failure as an IrisgateError. Frame signatures
+ * are verified with the device's attestation key over the chained frame statements.
+ */
+export async function checkSignupPolicy(
+  envelope: SignupEnvelope,
+  policy: SignupPolicy,
+  attestationKey: { algorithm: SignatureAlgorithm; publicKey: Uint8Array },
+  now: number,
+): Promise<PolicyVerdict> {
+  const warnings: string[] = [];
+  const skew = envelope.deviceTimeMs - now;
+  if (Math.abs(skew) > policy.maxClockSkewMs) {
+    throw new IrisgateError('stale_timestamp', `device time is ${skew} ms from backend time`);
+  }
+  checkModels(envelope, policy.models);
+  const status = policy.softwareVersions[envelope.softwareVersion] ?? policy.unknownSoftwareVersion;
+  if (status === 'blocked') {
+    throw new IrisgateError('blocked_version', `software version ${envelope.softwareVersion} is blocked`);
+  }
+  if (status === 'deprecated') warnings.push('deprecated_software_version');
+  for (const eye of envelope.eyes) {
+    let usable = 0;
+    for (const bit of eye.template.mask) usable += bit;
+    assertUsableBits(usable);
+  }
+  checkLivenessEvidence(envelope, policy.liveness);
+  await checkFrameSignatures(envelope, attestationKey);
+  return { warnings };
+}
+
+function checkModels(envelope: SignupEnvelope, allowed: SignupPolicy['models']): void {
+  for (const model of envelope.models) {
+    if (!allowed[model.name]?.includes(toHex(model.sha256))) {
+      throw new IrisgateError(
+        'model_not_allowed',
+        `model ${model.name} ${toHex(model.sha256)} is not allowed`,
+      );
+    }
+  }
+  const listed = new Set(envelope.models.map((m) => m.name));
+  const missing = Object.keys(allowed).filter((name) => !listed.has(name));
+  if (missing.length > 0)
+    throw new IrisgateError('missing_model', `required models not listed: ${missing.join(', ')}`);
+}
+
+function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['liveness']): void {
+  const { frames, scores, stimulus } = envelope.liveness;
+  if (frames.length < policy.minFrames) {
+    throw new IrisgateError(
+      'insufficient_liveness_evidence',
+      `${frames.length} frames, the policy needs at least ${policy.minFrames}`,
+    );
+  }
+  for (const [name, min] of Object.entries(policy.minScores)) {
+    const score = scores[name];
+    if (score === undefined) throw new IrisgateError('insufficient_liveness_evidence', `no ${name} score`);
+    if (score < min) throw new IrisgateError('liveness_failed', `${name} score is below ${min}`);
+  }
+  const first = frames[0]?.capturedAtMs ?? envelope.deviceTimeMs;
+  const invalid = (why: string) => new IrisgateError('invalid_liveness_evidence', why);
+  if (envelope.deviceTimeMs - first > policy.maxCaptureMs) throw invalid('the capture took too long');
+  for (const [i, frame] of frames.entries()) {
+    if (frame.capturedAtMs > envelope.deviceTimeMs) throw invalid(`frame ${i} is later than the envelope`);
+    if (i > 0 && frame.capturedAtMs < (frames[i - 1]?.capturedAtMs ?? 0)) {
+      throw invalid(`frame ${i} was captured before frame ${i - 1}`);
+    }
+  }
+  for (const [i, pulse] of stimulus.entries()) {
+    if (i > 0 && pulse.startMs < (stimulus[i - 1]?.startMs ?? 0))
+      throw invalid(`stimulus pulse ${i} is out of order`);
+    if (!(pulse.level >= 0 && pulse.level <= 1)) throw invalid(`stimulus pulse ${i} level is outside [0, 1]`);
+  }
+}
+
+async function checkFrameSignatures(
+  envelope: SignupEnvelope,
+  key: { algorithm: SignatureAlgorithm; publicKey: Uint8Array },
+): Promise<void> {
+  let previousFrameSha256: Uint8Array = new Uint8Array(32);
+  for (const frame of envelope.liveness.frames) {
+    const statement = frameSigningBytes({
+      deviceId: envelope.deviceId,
+      sessionNonce: envelope.sessionNonce,
+      sequence: frame.sequence,
+      capturedAtMs: frame.capturedAtMs,
+      frameSha256: frame.sha256,
+      previousFrameSha256,
+    });
+    try {
+      await verifySignature(key.algorithm, key.publicKey, statement, frame.signature);
+    } catch (cause) {
+      throw new IrisgateError(
+        'invalid_frame_signature',
+        `frame ${frame.sequence}: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
+    }
+    previousFrameSha256 = frame.sha256;
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Backend test harness: a whole backend (openBackend) on a test database, a manufacturer CA it trusts,
+ * and devices that talk to it the way the device agent will: challenge, token, session nonce, a signup
+ * envelope with chained frame signatures (attestation key) signed with the iris-code key.
+ *
+ * Iris templates here are synthetic bit strings: a "person" is a random code with a mask; capturing the
+ * person again flips a fraction of the bits (genuine raw FHD ~ that fraction), another person is ~0.5 away.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterEach } from 'vitest';
+import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
+import {
+  type Backend,
+  type BackendConfig,
+  backendConfig,
+  openBackend,
+  SOFTWARE_VERSION,
+} from '../../backend/service.ts';
+import { shippedModels } from '../../backend/signup-policy.ts';
+import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
+import type { Pkcs11TokenConfig } from '../../hsm/pkcs11-signer.ts';
+import { type DeviceKeys, openDeviceKeys, provisionDevice } from '../../hsm/provisioning.ts';
+import { seededUint32 } from '../../iris/seeded-random.ts';
+import { fromHex, toHex } from '../../protocol/bytes.ts';
+import { deviceAuthSigningBytes, frameSigningBytes } from '../../protocol/device-messages.ts';
+import { CODE_BITS, type IrisCode } from '../../protocol/iris-code-layout.ts';
+import {
+  type EyeSide,
+  type SignupEnvelope,
+  signupEnvelopeToJson,
+  signupSigningBytes,
+} from '../../protocol/signup-envelope.ts';
+import { type DatabaseTarget, testDatabaseLocation } from './databases.ts';
+
+export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `irisgate-${name}-`));
+
+/** A synthetic person's eye: a random code, and a mask with a few occluded rows' worth of bits. */
+export function syntheticEye(seed: number): IrisCode {
+  const next = seededUint32(seed);
+  const code = new Uint8Array(CODE_BITS);
+  const mask = new Uint8Array(CODE_BITS);
+  for (let i = 0; i < CODE_BITS; i++) {
+    code[i] = next() & 1;
+    mask[i] = next() % 10 === 0 ? 0 : 1;
+  }
+  return { code, mask };
+}
+
+/** The same eye captured again: `fraction` of its code bits flipped. */
+export function recapture(eye: IrisCode, seed: number, fraction = 0.12): IrisCode {
+  const next = seededUint32(seed);
+  const code = Uint8Array.from(eye.code);
+  for (let i = 0; i < CODE_BITS; i++) if (next() / 2 ** 32 < fraction) code[i] = (code[i] as number) ^ 1;
+  return { code, mask: Uint8Array.from(eye.mask) };
+}
+
+export async function inject(
+  backend: Backend,
+  method: 'GET' | 'POST',
+  url: string,
+  { body, token }: { body?: unknown; token?: string } = {},
+): Promise<LightMyRequestResponse> {
+  return backend.app.inject({
+    method,
+    url,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
+}
+
+/** A device as the backend sees it: its keys and the protocol steps. */
+export class TestDevice {
+  counter = 0;
+
+  constructor(
+    readonly deviceId: string,
+    readonly keys: DeviceKeys,
+    readonly certificatePem: string,
+  ) {}
+
+  async authenticate(backend: Backend): Promise<string> {
+    const challengeReply = await inject(backend, 'POST', `/v1/devices/${this.deviceId}/challenge`);
+    if (challengeReply.statusCode !== 200) throw new Error(`challenge: ${challengeReply.body}`);
+    const { audience, challenge, issuedAtMs } = challengeReply.json();
+    const signature = await this.keys.attestation.sign(
+      deviceAuthSigningBytes({
+        audience,
+        deviceId: this.deviceId,
+        challenge: fromHex(challenge),
+        issuedAtMs,
+      }),
+    );
+    const reply = await inject(backend, 'POST', `/v1/devices/${this.deviceId}/token`, {
+      body: { challenge, signature: toHex(signature) },
+    });
+    if (reply.statusCode !== 200) throw new Error(`token: ${reply.body}`);
+    return reply.json().token;
+  }
+
+  async session(backend: Backend, token: string): Promise<Uint8Array> {
+    const reply = await inject(backend, 'POST', '/v1/sessions', { token });
+    if (reply.statusCode !== 200) throw new Error(`session: ${reply.body}`);
+    return fromHex(reply.json().nonce);
+  }
+
+  /** A complete, correctly signed envelope; `change` edits it before the frames and envelope are signed. */
+  async signup(
+    nonce: Uint8Array,
+    eyes: { side: EyeSide; template: IrisCode }[],
+    {
+      commitment = BigInt(`0x${toHex(createHash('sha256').update(nonce).digest()).slice(0, 60)}`),
+      now = Date.now(),
+      frames = 6,
+      change = (e: SignupEnvelope) => e,
+    }: {
+      commitment?: bigint;
+      now?: number;
+      frames?: number;
+      change?: (e: SignupEnvelope) => SignupEnvelope;
+    } = {},
+  ): Promise<{ envelope: Record<string, unknown>; signature: string }> {
+    this.counter += 1;
+    const frameList: SignupEnvelope['liveness']['frames'] = [];
+    let previous = new Uint8Array(32);
+    for (let sequence = 0; sequence < frames; sequence++) {
+      const sha256 = new Uint8Array(
+        createHash('sha256').update(`${this.deviceId}/${now}/${sequence}`).digest(),
+      );
+      const capturedAtMs = now - 1000 + 100 * sequence;
+      const signature = await this.keys.attestation.sign(
+        frameSigningBytes({
+          deviceId: this.deviceId,
+          sessionNonce: nonce,
+          sequence,
+          capturedAtMs,
+          frameSha256: sha256,
+          previousFrameSha256: previous,
+        }),
+      );
+      frameList.push({ sequence, capturedAtMs, sha256, signature, pupilRadiusPx: 30 });
+      previous = sha256;
+    }
+    const envelope = change({
+      version: 1,
+      deviceId: this.deviceId,
+      sessionNonce: nonce,
+      counter: this.counter,
+      deviceTimeMs: now,
+      identityCommitment: commitment,
+      eyes,
+      liveness: {
+        scores: { liveness: 0.97 },
+        stimulus: [{ startMs: now - 900, durationMs: 200, level: 1 }],
+        frames: frameList,
+      },
+      models: Object.entries(shippedModels()).map(([name, [sha256]]) => ({
+        name,
+        sha256: fromHex(sha256 as string),
+      })),
+      softwareVersion: SOFTWARE_VERSION,
+    });
+    const signature = await this.keys.irisCode.sign(signupSigningBytes(envelope));
+    return { envelope: signupEnvelopeToJson(envelope), signature: toHex(signature) };
+  }
+}
+
+export interface TestBackend {
+  backend: Backend;
+  ca: ManufacturerCa;
+  adminToken: string;
+  /** Provisions, registers and returns a device (development keys unless a PKCS#11 token is given). */
+  device(options?: {
+    token?: Pkcs11TokenConfig;
+    pin?: string;
+    deviceId?: string;
+    register?: boolean;
+  }): Promise<TestDevice>;
+  /** Closes the backend and opens it again on the same database and secrets. */
+  restart(): Promise<Backend>;
+}
+
+/**
+ * For the calling describe block: `start()` opens a backend on a fresh database of `target` with a
+ * trusted development CA; everything is closed and dropped after each test.
+ */
+export function backendPerTest(target: DatabaseTarget) {
+  const open: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const item of open.splice(0).reverse()) await item.close();
+  });
+  return {
+    async start(
+      overrides: Partial<BackendConfig> & { production?: boolean } = {},
+      clock?: () => number,
+    ): Promise<TestBackend> {
+      const location = await testDatabaseLocation(target);
+      open.push(location);
+      const secretsDir = tempDir('backend-secrets');
+      const config = backendConfig({ production: false, ...overrides });
+      const ca = await createManufacturerCa(tempDir('backend-ca'), { development: !config.production });
+      const openIt = async () => {
+        const backend = await openBackend({ database: location.location, secretsDir, config, clock });
+        open.push({ close: () => backend.close().catch(() => {}) });
+        return backend;
+      };
+      let backend = await openIt();
+      const adminToken = readFileSync(join(secretsDir, ADMIN_TOKEN_FILE), 'utf8').trim();
+      const trust = await inject(backend, 'POST', '/v1/admin/cas', {
+        token: adminToken,
+        body: { certificate: ca.cert.toString('pem') },
+      });
+      if (trust.statusCode !== 200) throw new Error(`trust CA: ${trust.body}`);
+      const harness: TestBackend = {
+        get backend() {
+          return backend;
+        },
+        ca,
+        adminToken,
+        async device({ token, pin, deviceId, register = true } = {}) {
+          const dir = tempDir('backend-device');
+          const tokenConfig = token ?? { kind: 'development' as const };
+          const { profile, certificate } = await provisionDevice({
+            dir,
+            token: tokenConfig,
+            pin,
+            ca,
+            deviceId,
+          });
+          const keys = await openDeviceKeys(dir, profile, pin);
+          open.push({ close: async () => keys.close() });
+          const pem = certificate.toString('pem');
+          if (register) {
+            const reply = await inject(backend, 'POST', '/v1/admin/devices', {
+              token: adminToken,
+              body: { certificate: pem },
+            });
+            if (reply.statusCode !== 201) throw new Error(`register: ${reply.body}`);
+          }
+          return new TestDevice(profile.deviceId, keys, pem);
+        },
+        async restart() {
+          await backend.close();
+          backend = await openIt();
+          return backend;
+        },
+      };
+      return harness;
+    },
+  };
+}
