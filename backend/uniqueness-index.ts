@@ -42,6 +42,17 @@ function packedFromBytes(bytes: Uint8Array): PackedIrisCode {
   return packed;
 }
 
+/** Encrypts one enrolled eye's template for the enrolled_templates row of (memberIndex, side). */
+export function sealTemplate(
+  cipher: TemplateCipher,
+  memberIndex: number,
+  side: EyeSide,
+  template: IrisCode | PackedIrisCode,
+): { iv: Uint8Array; ciphertext: Uint8Array } {
+  const packed = template instanceof Uint32Array ? template : packIrisCode(template);
+  return cipher.encrypt(packedBytes(packed), context(memberIndex, side));
+}
+
 export class UniquenessIndex {
   readonly #gallery = new IrisGallery();
   /** Gallery position -> member index. */
@@ -115,10 +126,7 @@ export class UniquenessIndex {
   ): Promise<{ commit(): void }> {
     const packed = eyes.map((eye) => packIrisCode(eye.template));
     for (const [i, eye] of eyes.entries()) {
-      const { iv, ciphertext } = this.cipher.encrypt(
-        packedBytes(packed[i] as PackedIrisCode),
-        context(memberIndex, eye.side),
-      );
+      const { iv, ciphertext } = sealTemplate(this.cipher, memberIndex, eye.side, packed[i] as PackedIrisCode);
       await sql.query(
         'insert into enrolled_templates (member_index, side, iv, ciphertext) values ($1, $2, $3, $4)',
         [memberIndex, eye.side, iv, ciphertext],
