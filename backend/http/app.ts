@@ -69,6 +69,8 @@ export async function buildApp(services: BackendServices, logger: boolean | obje
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON only: fastify would otherwise parse text/plain bodies and leave the schema to refuse them.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = errorReply(error, request.log);
     return reply.status(status).send(body);

@@ -11,7 +11,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach } from 'vitest';
 import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
 import {
   type Backend,
@@ -181,74 +180,65 @@ export interface TestBackend {
   }): Promise<TestDevice>;
   /** Closes the backend and opens it again on the same database and secrets. */
   restart(): Promise<Backend>;
+  close(): Promise<void>;
 }
 
 /**
- * For the calling describe block: `start()` opens a backend on a fresh database of `target` with a
- * trusted development CA; everything is closed and dropped after each test.
+ * Opens a backend on a fresh database of `target`, with a trusted development CA (a factory CA when
+ * production); `close()` closes everything it opened and drops the database.
  */
-export function backendPerTest(target: DatabaseTarget) {
+export async function startTestBackend(
+  target: DatabaseTarget,
+  overrides: Partial<BackendConfig> = {},
+  clock?: () => number,
+): Promise<TestBackend> {
   const open: { close(): Promise<void> }[] = [];
-  afterEach(async () => {
-    for (const item of open.splice(0).reverse()) await item.close();
+  const location = await testDatabaseLocation(target);
+  open.push(location);
+  const secretsDir = tempDir('backend-secrets');
+  const config = backendConfig({ production: false, ...overrides });
+  const ca = await createManufacturerCa(tempDir('backend-ca'), { development: !config.production });
+  const openIt = async () => {
+    const opened = await openBackend({ database: location.location, secretsDir, config, clock });
+    open.push({ close: () => opened.close().catch(() => {}) });
+    return opened;
+  };
+  let backend = await openIt();
+  const adminToken = readFileSync(join(secretsDir, ADMIN_TOKEN_FILE), 'utf8').trim();
+  const trust = await inject(backend, 'POST', '/v1/admin/cas', {
+    token: adminToken,
+    body: { certificate: ca.cert.toString('pem') },
   });
+  if (trust.statusCode !== 200) throw new Error(`trust CA: ${trust.body}`);
   return {
-    async start(
-      overrides: Partial<BackendConfig> & { production?: boolean } = {},
-      clock?: () => number,
-    ): Promise<TestBackend> {
-      const location = await testDatabaseLocation(target);
-      open.push(location);
-      const secretsDir = tempDir('backend-secrets');
-      const config = backendConfig({ production: false, ...overrides });
-      const ca = await createManufacturerCa(tempDir('backend-ca'), { development: !config.production });
-      const openIt = async () => {
-        const backend = await openBackend({ database: location.location, secretsDir, config, clock });
-        open.push({ close: () => backend.close().catch(() => {}) });
-        return backend;
-      };
-      let backend = await openIt();
-      const adminToken = readFileSync(join(secretsDir, ADMIN_TOKEN_FILE), 'utf8').trim();
-      const trust = await inject(backend, 'POST', '/v1/admin/cas', {
-        token: adminToken,
-        body: { certificate: ca.cert.toString('pem') },
-      });
-      if (trust.statusCode !== 200) throw new Error(`trust CA: ${trust.body}`);
-      const harness: TestBackend = {
-        get backend() {
-          return backend;
-        },
-        ca,
-        adminToken,
-        async device({ token, pin, deviceId, register = true } = {}) {
-          const dir = tempDir('backend-device');
-          const tokenConfig = token ?? { kind: 'development' as const };
-          const { profile, certificate } = await provisionDevice({
-            dir,
-            token: tokenConfig,
-            pin,
-            ca,
-            deviceId,
-          });
-          const keys = await openDeviceKeys(dir, profile, pin);
-          open.push({ close: async () => keys.close() });
-          const pem = certificate.toString('pem');
-          if (register) {
-            const reply = await inject(backend, 'POST', '/v1/admin/devices', {
-              token: adminToken,
-              body: { certificate: pem },
-            });
-            if (reply.statusCode !== 201) throw new Error(`register: ${reply.body}`);
-          }
-          return new TestDevice(profile.deviceId, keys, pem);
-        },
-        async restart() {
-          await backend.close();
-          backend = await openIt();
-          return backend;
-        },
-      };
-      return harness;
+    get backend() {
+      return backend;
+    },
+    ca,
+    adminToken,
+    async device({ token, pin, deviceId, register = true } = {}) {
+      const dir = tempDir('backend-device');
+      const tokenConfig = token ?? { kind: 'development' as const };
+      const { profile, certificate } = await provisionDevice({ dir, token: tokenConfig, pin, ca, deviceId });
+      const keys = await openDeviceKeys(dir, profile, pin);
+      open.push({ close: async () => keys.close() });
+      const pem = certificate.toString('pem');
+      if (register) {
+        const reply = await inject(backend, 'POST', '/v1/admin/devices', {
+          token: adminToken,
+          body: { certificate: pem },
+        });
+        if (reply.statusCode !== 201) throw new Error(`register: ${reply.body}`);
+      }
+      return new TestDevice(profile.deviceId, keys, pem);
+    },
+    async restart() {
+      await backend.close();
+      backend = await openIt();
+      return backend;
+    },
+    async close() {
+      for (const item of open.splice(0).reverse()) await item.close();
     },
   };
 }
