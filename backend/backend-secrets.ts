@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { keyFingerprint, normaliseLowS } from '../protocol/signature.ts';
+import { keyFingerprint, normaliseLowS, publicKeyFromSpki } from '../protocol/signature.ts';
 import { RECEIPT_ALGORITHM } from '../protocol/signup-receipt.ts';
 
 export const RECEIPT_KEY_FILE = 'receipt-key.pem';
@@ -40,19 +40,12 @@ function secretFile(path: string, create: () => string): string {
 
 /** Signs receipts with the backend's P-256 key (low-S r||s, like every Irisgate signature). */
 export class ReceiptSigner {
-  readonly publicKey: Uint8Array;
-
-  constructor(
+  private constructor(
     private readonly key: KeyObject,
+    /** Uncompressed point. */
+    readonly publicKey: Uint8Array,
     readonly keyId: string,
-  ) {
-    const jwk = createPublicKey(key).export({ format: 'jwk' });
-    this.publicKey = new Uint8Array([
-      4,
-      ...Buffer.from(jwk.x as string, 'base64url'),
-      ...Buffer.from(jwk.y as string, 'base64url'),
-    ]);
-  }
+  ) {}
 
   static async load(path: string): Promise<ReceiptSigner> {
     const pem = secretFile(path, () =>
@@ -64,8 +57,9 @@ export class ReceiptSigner {
     if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
       throw new IrisgateError('invalid_argument', `${path} is not a P-256 private key`);
     }
-    const signer = new ReceiptSigner(key, '');
-    return new ReceiptSigner(key, await keyFingerprint(RECEIPT_ALGORITHM, signer.publicKey));
+    const spki = new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' }));
+    const { publicKey } = publicKeyFromSpki(spki);
+    return new ReceiptSigner(key, publicKey, await keyFingerprint(RECEIPT_ALGORITHM, publicKey));
   }
 
   sign(message: Uint8Array): Uint8Array {

@@ -30,6 +30,8 @@ export async function issueChallenge(
   { ttlMs = DEFAULT_CHALLENGE_TTL_MS, now = Date.now() } = {},
 ): Promise<IssuedChallenge> {
   const challenge = new Uint8Array(randomBytes(CHALLENGE_BYTES));
+  // Answered or not, an expired challenge is of no use to anyone: keep the table small.
+  await sql.query('delete from auth_challenges where expires_at_ms <= $1', [now]);
   await sql.query(
     'insert into auth_challenges (challenge, device_id, issued_at_ms, expires_at_ms) values ($1, $2, $3, $4)',
     [challenge, deviceId, now, now + ttlMs],
