@@ -1,7 +1,8 @@
 /**
  * The backend's own secrets, kept in its data folder and created on first start (mode 0600):
  *   receipt-key.pem  the P-256 key that signs receipts (PKCS#8)
- *   template-key     the AES-256-GCM key that encrypts enrolled templates at rest (32 bytes, hex)
+ *   template-key     the AES-256-GCM key that encrypts enrolled templates at rest (32 bytes, hex), unless
+ *                    the key is kept under a PKCS#11 token's key (template-key.wrapped, template-key.ts)
  *   admin-token      the operator credential for the admin routes
  * A file that exists is never overwritten: losing the template key loses the gallery.
  */
@@ -23,6 +24,7 @@ import { fromHex, toHex } from '../protocol/bytes.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { keyFingerprint, normaliseLowS, publicKeyFromSpki } from '../protocol/signature.ts';
 import { RECEIPT_ALGORITHM } from '../protocol/signup-receipt.ts';
+import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
 
 export const RECEIPT_KEY_FILE = 'receipt-key.pem';
 export const TEMPLATE_KEY_FILE = 'template-key';
@@ -139,11 +141,26 @@ export interface BackendSecrets {
   admin: AdminCredential;
 }
 
-export async function loadBackendSecrets(dir: string): Promise<BackendSecrets> {
+/** The PKCS#11 libraries load only for a backend configured with a token. */
+async function tokenTemplateCipher(token: Pkcs11TemplateKeyConfig, dir: string): Promise<TemplateCipher> {
+  const { loadPkcs11TemplateKey, WRAPPED_TEMPLATE_KEY_FILE } = await import('./template-key.ts');
+  return new TemplateCipher(await loadPkcs11TemplateKey(token, join(dir, WRAPPED_TEMPLATE_KEY_FILE)));
+}
+
+/**
+ * Loads (creating on first start) the secrets in dir. The template key comes from the `template-key` file,
+ * or, given a PKCS#11 token, from `template-key.wrapped` under the token's key (backend/template-key.ts).
+ */
+export async function loadBackendSecrets(
+  dir: string,
+  { templateKeyToken }: { templateKeyToken?: Pkcs11TemplateKeyConfig } = {},
+): Promise<BackendSecrets> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return {
     receiptSigner: await ReceiptSigner.load(join(dir, RECEIPT_KEY_FILE)),
-    templateCipher: TemplateCipher.load(join(dir, TEMPLATE_KEY_FILE)),
+    templateCipher: templateKeyToken
+      ? await tokenTemplateCipher(templateKeyToken, dir)
+      : TemplateCipher.load(join(dir, TEMPLATE_KEY_FILE)),
     admin: AdminCredential.load(join(dir, ADMIN_TOKEN_FILE)),
   };
 }

@@ -16,6 +16,7 @@ import { SignupGate } from './signup-gate.ts';
 import { defaultSignupPolicy, type SignupPolicy } from './signup-policy.ts';
 import { type Database, type DatabaseLocation, openDatabase } from './storage/database.ts';
 import { migrate } from './storage/migrations.ts';
+import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
 import { DEFAULT_MATCH_THRESHOLD, UniquenessIndex } from './uniqueness-index.ts';
 
 export const SOFTWARE_VERSION = (
@@ -87,17 +88,21 @@ export interface OpenBackendOptions {
   database: DatabaseLocation;
   /** Folder of the backend's key files (receipt key, template key, admin token). */
   secretsDir: string;
+  /** Keep the template key under this PKCS#11 token's AES key instead of in a plain key file. */
+  templateKeyToken?: Pkcs11TemplateKeyConfig;
   config: BackendConfig;
   logger?: boolean | object;
   clock?: () => number;
-  /** Called while the uniqueness index loads, with the number of templates so far. */
-  onLoadProgress?: (templates: number) => void;
+  /** Called while the uniqueness index loads, with the templates loaded so far and their total. */
+  onLoadProgress?: (loaded: number, total: number) => void;
 }
 
 export async function openBackend(options: OpenBackendOptions): Promise<Backend> {
   const { config } = options;
   const clock = options.clock ?? Date.now;
-  const secrets = await loadBackendSecrets(options.secretsDir);
+  const secrets = await loadBackendSecrets(options.secretsDir, {
+    templateKeyToken: options.templateKeyToken,
+  });
   const db = await openDatabase(options.database);
   try {
     await migrate(db);

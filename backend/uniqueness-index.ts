@@ -70,9 +70,11 @@ export class UniquenessIndex {
     {
       threshold = DEFAULT_MATCH_THRESHOLD,
       onProgress,
-    }: { threshold?: number; onProgress?: (n: number) => void } = {},
+    }: { threshold?: number; onProgress?: (loaded: number, total: number) => void } = {},
   ): Promise<UniquenessIndex> {
     const index = new UniquenessIndex(cipher, threshold);
+    const [count] = await db.query<{ n: string | number }>('select count(*) as n from enrolled_templates');
+    const total = Number(count?.n ?? 0);
     let after: [number, string] = [-1, ''];
     for (;;) {
       const rows = await db.query<{
@@ -91,7 +93,7 @@ export class UniquenessIndex {
         index.#gallery.add(packedFromBytes(plain));
         index.#owners.push(member);
       }
-      onProgress?.(index.size);
+      onProgress?.(index.size, total);
       const last = rows.at(-1);
       if (!last || rows.length < LOAD_PAGE) return index;
       after = [Number(last.member_index), last.side];
@@ -126,7 +128,12 @@ export class UniquenessIndex {
   ): Promise<{ commit(): void }> {
     const packed = eyes.map((eye) => packIrisCode(eye.template));
     for (const [i, eye] of eyes.entries()) {
-      const { iv, ciphertext } = sealTemplate(this.cipher, memberIndex, eye.side, packed[i] as PackedIrisCode);
+      const { iv, ciphertext } = sealTemplate(
+        this.cipher,
+        memberIndex,
+        eye.side,
+        packed[i] as PackedIrisCode,
+      );
       await sql.query(
         'insert into enrolled_templates (member_index, side, iv, ciphertext) values ($1, $2, $3, $4)',
         [memberIndex, eye.side, iv, ciphertext],

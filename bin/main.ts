@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { backendCommand } from '../backend/cli.ts';
 import { hsmCommand } from '../hsm/cli.ts';
 import { irisCommand } from '../iris/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
@@ -15,6 +16,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 const program = new Command('irisgate')
   .description('Irisgate: signed iris capture, uniqueness backend and zero-knowledge uniqueness proofs')
   .version(version)
+  .addCommand(backendCommand())
   .addCommand(hsmCommand())
   .addCommand(irisCommand());
 

@@ -2,12 +2,16 @@
  * What must hold beyond one request: concurrent signups of one person, restarts, tampering with stored
  * templates, production mode, rate limits and the operations routes.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TEMPLATE_KEY_FILE } from '../../backend/backend-secrets.ts';
+import { WRAPPED_TEMPLATE_KEY_FILE } from '../../backend/template-key.ts';
 import { fromHex } from '../../protocol/bytes.ts';
 import { receiptFromJson, verifyReceipt } from '../../protocol/signup-receipt.ts';
 import { inject, recapture, startTestBackend, syntheticEye, type TestBackend } from '../support/backend.ts';
 import { DATABASE_TARGETS } from '../support/databases.ts';
-import { sharedHsmFixture } from '../support/hsm.ts';
+import { sharedHsmFixture, uniqueKeyLabel } from '../support/hsm.ts';
 
 describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
   let h: TestBackend | undefined;
@@ -18,17 +22,18 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
 
   it('accepts exactly one of two concurrent signups of the same person', async () => {
     h = await startTestBackend(target);
+    const { backend } = h;
     const devices = [await h.device(), await h.device(), await h.device()];
     const eye = syntheticEye(41);
     const bodies = await Promise.all(
       devices.map(async (device, i) => {
-        const token = await device.authenticate(h!.backend);
-        const nonce = await device.session(h!.backend, token);
+        const token = await device.authenticate(backend);
+        const nonce = await device.session(backend, token);
         return { token, body: await device.signup(nonce, [{ side: 'left', template: recapture(eye, i) }]) };
       }),
     );
     const replies = await Promise.all(
-      bodies.map(({ token, body }) => inject(h!.backend, 'POST', '/v1/signups', { token, body })),
+      bodies.map(({ token, body }) => inject(backend, 'POST', '/v1/signups', { token, body })),
     );
     expect(replies.map((r) => r.statusCode).sort()).toEqual([200, 409, 409]);
     expect(replies.filter((r) => r.statusCode === 409).map((r) => r.json().code)).toEqual([
@@ -40,13 +45,14 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
 
   it('gives one receipt and one member for the same signup sent many times at once', async () => {
     h = await startTestBackend(target);
+    const { backend } = h;
     const device = await h.device();
-    const token = await device.authenticate(h.backend);
-    const body = await device.signup(await device.session(h.backend, token), [
+    const token = await device.authenticate(backend);
+    const body = await device.signup(await device.session(backend, token), [
       { side: 'left', template: syntheticEye(42) },
     ]);
     const replies = await Promise.all(
-      Array.from({ length: 6 }, () => inject(h!.backend, 'POST', '/v1/signups', { token, body })),
+      Array.from({ length: 6 }, () => inject(backend, 'POST', '/v1/signups', { token, body })),
     );
     expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(new Set(replies.map((r) => r.body)).size).toBe(1);
@@ -55,7 +61,7 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
 
   it('keeps the gallery, the root, the root history and the decisions across a restart', async () => {
     let now = Date.now();
-    h = await startTestBackend(target, {}, () => now);
+    h = await startTestBackend(target, {}, { clock: () => now });
     const device = await h.device();
     let token = await device.authenticate(h.backend);
     const eyes = [syntheticEye(43), syntheticEye(44), syntheticEye(45)];
@@ -143,6 +149,39 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
       'update enrolled_templates set ciphertext = (select ciphertext from enrolled_templates where member_index = 1) where member_index = 0',
     );
     await expect(h.restart()).rejects.toMatchObject({ code: 'group_integrity' });
+  });
+
+  it('keeps the template key under the SoftHSM token when asked, and still finds duplicates after a restart', async () => {
+    const fixture = sharedHsmFixture();
+    h = await startTestBackend(
+      target,
+      {},
+      {
+        templateKeyToken: {
+          module: fixture.softhsm.module,
+          tokenLabel: fixture.softhsm.tokenLabel,
+          pin: fixture.softhsm.pin,
+          keyLabel: uniqueKeyLabel('template-kek'),
+        },
+      },
+    );
+    expect(existsSync(join(h.secretsDir, TEMPLATE_KEY_FILE))).toBe(false);
+    expect(existsSync(join(h.secretsDir, WRAPPED_TEMPLATE_KEY_FILE))).toBe(true);
+    const device = await h.device();
+    let token = await device.authenticate(h.backend);
+    const eye = syntheticEye(49);
+    const body = await device.signup(await device.session(h.backend, token), [
+      { side: 'left', template: eye },
+    ]);
+    expect((await inject(h.backend, 'POST', '/v1/signups', { token, body })).statusCode).toBe(200);
+    await h.restart();
+    token = await device.authenticate(h.backend);
+    const again = await device.signup(await device.session(h.backend, token), [
+      { side: 'left', template: recapture(eye, 7) },
+    ]);
+    expect((await inject(h.backend, 'POST', '/v1/signups', { token, body: again })).json()).toMatchObject({
+      code: 'duplicate_identity',
+    });
   });
 
   it('in production refuses development devices and accepts a SoftHSM device end to end', async () => {

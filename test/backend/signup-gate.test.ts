@@ -43,7 +43,7 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
     h = await startTestBackend(
       target,
       { limits: { bodyBytes: 256 * 1024, requestsPerMinute: 10_000, signupsPerDevicePerHour: 10_000 } },
-      clock,
+      { clock },
     );
     device = await h.device();
     token = await device.authenticate(h.backend);

@@ -20,6 +20,7 @@ import {
   SOFTWARE_VERSION,
 } from '../../backend/service.ts';
 import { shippedModels } from '../../backend/signup-policy.ts';
+import type { Pkcs11TemplateKeyConfig } from '../../backend/template-key.ts';
 import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import type { Pkcs11TokenConfig } from '../../hsm/pkcs11-signer.ts';
 import { type DeviceKeys, openDeviceKeys, provisionDevice } from '../../hsm/provisioning.ts';
@@ -171,6 +172,7 @@ export interface TestBackend {
   backend: Backend;
   ca: ManufacturerCa;
   adminToken: string;
+  secretsDir: string;
   /** Provisions, registers and returns a device (development keys unless a PKCS#11 token is given). */
   device(options?: {
     token?: Pkcs11TokenConfig;
@@ -190,7 +192,7 @@ export interface TestBackend {
 export async function startTestBackend(
   target: DatabaseTarget,
   overrides: Partial<BackendConfig> = {},
-  clock?: () => number,
+  { clock, templateKeyToken }: { clock?: () => number; templateKeyToken?: Pkcs11TemplateKeyConfig } = {},
 ): Promise<TestBackend> {
   const open: { close(): Promise<void> }[] = [];
   const location = await testDatabaseLocation(target);
@@ -199,7 +201,13 @@ export async function startTestBackend(
   const config = backendConfig({ production: false, ...overrides });
   const ca = await createManufacturerCa(tempDir('backend-ca'), { development: !config.production });
   const openIt = async () => {
-    const opened = await openBackend({ database: location.location, secretsDir, config, clock });
+    const opened = await openBackend({
+      database: location.location,
+      secretsDir,
+      config,
+      clock,
+      templateKeyToken,
+    });
     open.push({ close: () => opened.close().catch(() => {}) });
     return opened;
   };
@@ -216,6 +224,7 @@ export async function startTestBackend(
     },
     ca,
     adminToken,
+    secretsDir,
     async device({ token, pin, deviceId, register = true } = {}) {
       const dir = tempDir('backend-device');
       const tokenConfig = token ?? { kind: 'development' as const };
