@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import { type Progress, startProgress } from '../iris/progress.ts';
 import { ERROR_CODES, type ErrorCode, IrisgateError } from '../protocol/errors.ts';
 import { ADMIN_TOKEN_FILE } from './backend-secrets.ts';
-import type { DatabaseLocation } from './storage/database.ts';
+import { type DatabaseLocation, redactDatabaseUrl } from './storage/database.ts';
 import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
 
 const DEFAULT_DATA_DIR = './irisgate-data';
@@ -31,17 +31,6 @@ function parsePort(value: string): number {
     throw new IrisgateError('invalid_argument', `--port must be an integer from 0 to 65535, not "${value}"`);
   }
   return port;
-}
-
-/** A database URL fit for a log line: no password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
 }
 
 /** A progress bar for the uniqueness index load, on a terminal and for a non-empty gallery only. */
@@ -153,7 +142,9 @@ async function serve(options: ServeOptions): Promise<void> {
       }
       const { group, index } = backend.services;
       const where =
-        'url' in database ? `postgres at ${redactUrl(database.url)}` : `pglite at ${database.dataDir}`;
+        'url' in database
+          ? `postgres at ${redactDatabaseUrl(database.url)}`
+          : `pglite at ${database.dataDir}`;
       const token = process.env.IRISGATE_ADMIN_TOKEN
         ? 'admin token from IRISGATE_ADMIN_TOKEN'
         : `admin token in ${join(dataDir, ADMIN_TOKEN_FILE)}`;

@@ -20,6 +20,7 @@ const BENCHMARKS = new Map<string, () => Promise<Benchmark>>([
   ['hsm', () => import('./hsm.ts')],
   ['match', () => import('./match.ts')],
   ['iris', () => import('./iris.ts')],
+  ['backend', () => import('./backend.ts')],
 ]);
 
 const USAGE = `usage: npm run bench -- [--json] [name...]

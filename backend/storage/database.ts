@@ -129,3 +129,14 @@ async function openPostgres(url: string): Promise<Database> {
 export function openDatabase(location: DatabaseLocation): Promise<Database> {
   return 'url' in location ? openPostgres(location.url) : openPglite(location.dataDir);
 }
+
+/** A database URL fit for a log line: the password hidden. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
