@@ -52,12 +52,21 @@ async function loadGroup(db: Database): Promise<Group> {
 }
 
 export class SemaphoreGroupStore {
+  /** Commitment -> leaf index (Group.indexOf scans every leaf). */
+  #indices = new Map<bigint, number>();
+
   private constructor(
     private readonly db: Database,
     private group: Group,
     readonly depth: number,
     readonly rootExpiryMs: number,
-  ) {}
+  ) {
+    this.#indexLeaves();
+  }
+
+  #indexLeaves(): void {
+    this.#indices = new Map(this.group.members.map((member, index) => [member, index]));
+  }
 
   /** Loads the group from the database and checks its root against the last one recorded. */
   static async open(
@@ -95,7 +104,7 @@ export class SemaphoreGroupStore {
       return await this.db.transaction((sql) =>
         fn(sql, async (commitment, now = Date.now()) => {
           await sql.query('lock table semaphore_members in exclusive mode');
-          if (this.group.indexOf(commitment) !== -1) {
+          if (this.#indices.has(commitment)) {
             throw new IrisgateError('duplicate_commitment', 'this identity commitment is already a member');
           }
           if (this.group.size >= 2 ** this.depth) {
@@ -103,6 +112,7 @@ export class SemaphoreGroupStore {
           }
           const index = this.group.size;
           this.group.addMember(commitment);
+          this.#indices.set(commitment, index);
           added = true;
           const root = this.group.root;
           await sql.query(
@@ -120,14 +130,17 @@ export class SemaphoreGroupStore {
         }),
       );
     } catch (error) {
-      if (added) this.group = await loadGroup(this.db);
+      if (added) {
+        this.group = await loadGroup(this.db);
+        this.#indexLeaves();
+      }
       throw error;
     }
   }
 
   /** Whether the commitment is a member. */
   has(commitment: bigint): boolean {
-    return this.group.indexOf(commitment) !== -1;
+    return this.#indices.has(commitment);
   }
 
   /** Whether a root may be used in a proof now: the current root, or one replaced less than the expiry ago. */
@@ -142,8 +155,9 @@ export class SemaphoreGroupStore {
 
   /** The Merkle inclusion proof of a member against the current root. */
   inclusionProof(commitment: bigint): InclusionProof {
-    const index = this.group.indexOf(commitment);
-    if (index === -1) throw new IrisgateError('not_a_member', 'this identity commitment is not in the group');
+    const index = this.#indices.get(commitment);
+    if (index === undefined)
+      throw new IrisgateError('not_a_member', 'this identity commitment is not in the group');
     const proof = this.group.generateMerkleProof(index);
     return { root: proof.root, leaf: proof.leaf, index: proof.index, siblings: proof.siblings };
   }

@@ -4,6 +4,7 @@
  * `irisgate backend serve`, the demo and the tests all start it through openBackend.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type BackendSecrets, loadBackendSecrets } from './backend-secrets.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, DEFAULT_TOKEN_TTL_MS, DeviceTokens } from './device-auth.ts';
 import { DeviceBudget } from './device-budget.ts';
@@ -33,6 +34,8 @@ export interface BackendConfig {
   rootExpiryMs: number;
   /** Raw fractional Hamming distance (31 rotations) under which two eyes are the same. */
   matchThreshold: number;
+  /** Worker threads the uniqueness search is split across (default: one per core). */
+  searchThreads: number;
   nonceTtlMs: number;
   challengeTtlMs: number;
   tokenTtlMs: number;
@@ -53,6 +56,7 @@ export function backendConfig(overrides: Partial<BackendConfig> & { production: 
     treeDepth: DEFAULT_TREE_DEPTH,
     rootExpiryMs: DEFAULT_ROOT_EXPIRY_MS,
     matchThreshold: DEFAULT_MATCH_THRESHOLD,
+    searchThreads: availableParallelism(),
     nonceTtlMs: DEFAULT_NONCE_TTL_MS,
     challengeTtlMs: DEFAULT_CHALLENGE_TTL_MS,
     tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
@@ -104,14 +108,16 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
     templateKeyToken: options.templateKeyToken,
   });
   const db = await openDatabase(options.database);
+  let index: UniquenessIndex | undefined;
   try {
     await migrate(db);
     const group = await SemaphoreGroupStore.open(db, {
       depth: config.treeDepth,
       rootExpiryMs: config.rootExpiryMs,
     });
-    const index = await UniquenessIndex.load(db, secrets.templateCipher, {
+    index = await UniquenessIndex.load(db, secrets.templateCipher, {
       threshold: config.matchThreshold,
+      searchThreads: config.searchThreads,
       onProgress: options.onLoadProgress,
     });
     const devices = await DeviceDirectory.open(db, { production: config.production });
@@ -124,7 +130,6 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
       index,
       gate: new SignupGate({
         db,
-        devices,
         group,
         index,
         policy: config.policy,
@@ -133,23 +138,22 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
       }),
       tokens: new DeviceTokens(config.tokenTtlMs),
       budget: new DeviceBudget(config.limits.signupsPerDevicePerHour),
-      metrics: new BackendMetrics({ members: () => group.size, enrolledEyes: () => index.size }),
+      metrics: new BackendMetrics({ members: () => group.size, enrolledEyes: () => services.index.size }),
       clock,
     };
     const app = await buildApp(services, options.logger ?? false);
     return {
       app,
       services,
-      async listen({ port = 8620, host = '127.0.0.1' } = {}) {
-        const address = await app.listen({ port, host });
-        return address;
-      },
+      listen: ({ port = 8620, host = '127.0.0.1' } = {}) => app.listen({ port, host }),
       async close() {
         await app.close();
+        await services.index.close();
         await db.close();
       },
     };
   } catch (error) {
+    await index?.close();
     await db.close();
     throw error;
   }

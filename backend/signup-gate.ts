@@ -23,7 +23,7 @@ import {
 import { type ReceiptJson, receiptSigningBytes, receiptToJson } from '../protocol/signup-receipt.ts';
 import { appendAuditWithin } from './audit-log.ts';
 import type { ReceiptSigner } from './backend-secrets.ts';
-import type { DeviceDirectory } from './device-directory.ts';
+import type { ActiveDevice } from './device-directory.ts';
 import { advanceCounter } from './device-registry.ts';
 import type { SemaphoreGroupStore } from './semaphore-group.ts';
 import { consumeNonce } from './session-nonces.ts';
@@ -45,7 +45,6 @@ export interface SignupOutcome {
 
 export interface SignupGateOptions {
   db: Database;
-  devices: DeviceDirectory;
   group: SemaphoreGroupStore;
   index: UniquenessIndex;
   policy: SignupPolicy;
@@ -68,12 +67,16 @@ export class SignupGate {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** Decides a signup sent with a token of `tokenDeviceId`. Throws only on internal failures. */
-  async submit(tokenDeviceId: string, body: unknown): Promise<SignupOutcome> {
+  /**
+   * Decides a signup sent with a token of `sender`, a device found active when the request came in.
+   * Throws only on internal failures.
+   */
+  async submit(sender: ActiveDevice, body: unknown): Promise<SignupOutcome> {
+    const tokenDeviceId = sender.device.deviceId;
     let signup: SignedSignup;
     try {
       signup = parseSignedSignup(body);
-      await this.#authenticate(tokenDeviceId, signup);
+      await this.#authenticate(sender, signup);
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
       const digest = createHash('sha256')
@@ -88,18 +91,17 @@ export class SignupGate {
       );
       return { decision: rejection(error), replayed: false, searchMs: 0 };
     }
-    return this.#serially(() => this.#decide(signup));
+    return this.#serially(() => this.#decide(sender, signup));
   }
 
-  async #authenticate(tokenDeviceId: string, { envelope, signature }: SignedSignup): Promise<void> {
-    if (envelope.deviceId !== tokenDeviceId) {
+  async #authenticate(sender: ActiveDevice, { envelope, signature }: SignedSignup): Promise<void> {
+    if (envelope.deviceId !== sender.device.deviceId) {
       throw new IrisgateError(
         'device_mismatch',
-        `the token is device ${tokenDeviceId}'s, the signup names ${envelope.deviceId}`,
+        `the token is device ${sender.device.deviceId}'s, the signup names ${envelope.deviceId}`,
       );
     }
-    const device = await this.#options.devices.active(envelope.deviceId, this.#clock());
-    const key = device.key('iris-code');
+    const key = sender.key('iris-code');
     await verifySignature(key.algorithm, key.publicKey, signupSigningBytes(envelope), signature);
   }
 
@@ -109,8 +111,8 @@ export class SignupGate {
     return run;
   }
 
-  async #decide({ envelope }: SignedSignup): Promise<SignupOutcome> {
-    const { db, devices, group, index, policy, receiptSigner } = this.#options;
+  async #decide(sender: ActiveDevice, { envelope }: SignedSignup): Promise<SignupOutcome> {
+    const { db, group, index, policy, receiptSigner } = this.#options;
     const digest = signupDigest(envelope);
     const earlier = await storedDecision(db, digest);
     if (earlier) return { decision: earlier, replayed: true, searchMs: 0 };
@@ -123,8 +125,7 @@ export class SignupGate {
     let searchMs = 0;
     let warnings: string[];
     try {
-      const device = await devices.active(envelope.deviceId, now);
-      ({ warnings } = await checkSignupPolicy(envelope, policy, device.key('attestation'), now));
+      ({ warnings } = await checkSignupPolicy(envelope, policy, sender.key('attestation'), now));
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
       return reject(error);
@@ -135,7 +136,7 @@ export class SignupGate {
         await consumeNonce(sql, envelope.sessionNonce, envelope.deviceId, now);
         await advanceCounter(sql, envelope.deviceId, envelope.counter);
         const searchStart = performance.now();
-        const duplicate = index.findDuplicate(envelope.eyes);
+        const duplicate = await index.findDuplicate(envelope.eyes);
         searchMs = performance.now() - searchStart;
         if (duplicate) return reject(new IrisgateError('duplicate_identity'), sql);
         if (group.has(envelope.identityCommitment))

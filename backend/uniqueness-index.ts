@@ -9,7 +9,8 @@
  * search. The uniqueness threshold is the raw fractional Hamming distance over 31 rotations, as iris-mpc.
  */
 
-import { IrisGallery, PACKED_WORDS, type PackedIrisCode, packIrisCode } from '../iris/matcher.ts';
+import { PACKED_WORDS, type PackedIrisCode, packIrisCode } from '../iris/matcher.ts';
+import { ShardedGallery } from '../iris/sharded-gallery.ts';
 import type { IrisCode } from '../protocol/iris-code-layout.ts';
 import type { EyeSide } from '../protocol/signup-envelope.ts';
 import type { TemplateCipher } from './backend-secrets.ts';
@@ -54,25 +55,43 @@ export function sealTemplate(
 }
 
 export class UniquenessIndex {
-  readonly #gallery = new IrisGallery();
   /** Gallery position -> member index. */
   readonly #owners: number[] = [];
 
   private constructor(
+    private readonly gallery: ShardedGallery,
     private readonly cipher: TemplateCipher,
     readonly threshold: number,
   ) {}
 
-  /** Loads and decrypts every enrolled template, in member order. */
+  /**
+   * Loads and decrypts every enrolled template, in member order, into a gallery searched by `searchThreads`
+   * worker threads (default: one per core).
+   */
   static async load(
     db: Database,
     cipher: TemplateCipher,
     {
       threshold = DEFAULT_MATCH_THRESHOLD,
+      searchThreads,
       onProgress,
-    }: { threshold?: number; onProgress?: (loaded: number, total: number) => void } = {},
+    }: {
+      threshold?: number;
+      searchThreads?: number;
+      onProgress?: (loaded: number, total: number) => void;
+    } = {},
   ): Promise<UniquenessIndex> {
-    const index = new UniquenessIndex(cipher, threshold);
+    const index = new UniquenessIndex(await ShardedGallery.start(searchThreads), cipher, threshold);
+    try {
+      await index.#loadFrom(db, onProgress);
+    } catch (error) {
+      await index.close();
+      throw error;
+    }
+    return index;
+  }
+
+  async #loadFrom(db: Database, onProgress?: (loaded: number, total: number) => void): Promise<void> {
     const [count] = await db.query<{ n: string | number }>('select count(*) as n from enrolled_templates');
     const total = Number(count?.n ?? 0);
     let after: [number, string] = [-1, ''];
@@ -87,29 +106,36 @@ export class UniquenessIndex {
          where (member_index, side) > ($1, $2) order by member_index, side limit ${LOAD_PAGE}`,
         after,
       );
-      for (const row of rows) {
+      const packed = rows.map((row) => {
         const member = Number(row.member_index);
-        const plain = cipher.decrypt(row.iv, row.ciphertext, context(member, row.side));
-        index.#gallery.add(packedFromBytes(plain));
-        index.#owners.push(member);
-      }
-      onProgress?.(index.size, total);
+        this.#owners.push(member);
+        return packedFromBytes(this.cipher.decrypt(row.iv, row.ciphertext, context(member, row.side)));
+      });
+      this.gallery.add(packed);
+      onProgress?.(this.size, total);
       const last = rows.at(-1);
-      if (!last || rows.length < LOAD_PAGE) return index;
+      if (!last || rows.length < LOAD_PAGE) return;
       after = [Number(last.member_index), last.side];
     }
   }
 
   /** Number of enrolled eyes. */
   get size(): number {
-    return this.#gallery.size;
+    return this.gallery.size;
+  }
+
+  /** Stops the search threads. */
+  close(): Promise<void> {
+    return this.gallery.close();
   }
 
   /** The enrolled member any of these eyes matches (below the threshold), the closest match first. */
-  findDuplicate(eyes: readonly { side: EyeSide; template: IrisCode }[]): Duplicate | undefined {
+  async findDuplicate(
+    eyes: readonly { side: EyeSide; template: IrisCode }[],
+  ): Promise<Duplicate | undefined> {
     let best: { hdRaw: number; duplicate: Duplicate } | undefined;
     for (const eye of eyes) {
-      const [hit] = this.#gallery.search(eye.template, { threshold: this.threshold, limit: 1 });
+      const [hit] = await this.gallery.search(eye.template, { threshold: this.threshold, limit: 1 });
       if (hit && (!best || hit.hdRaw < best.hdRaw)) {
         best = {
           hdRaw: hit.hdRaw,
@@ -141,10 +167,8 @@ export class UniquenessIndex {
     }
     return {
       commit: () => {
-        for (const template of packed) {
-          this.#gallery.add(template);
-          this.#owners.push(memberIndex);
-        }
+        this.gallery.add(packed);
+        for (const _ of packed) this.#owners.push(memberIndex);
       },
     };
   }

@@ -128,32 +128,43 @@ export async function verifySignature(
   message: Uint8Array,
   signature: Uint8Array,
 ): Promise<void> {
-  assertPublicKey(algorithm, publicKey);
+  const key = await verificationKey(algorithm, publicKey);
   if (!isLowS(algorithm, signature)) throw new IrisgateError('high_s_signature');
   const valid =
-    algorithm === 'ecdsa-secp256k1-sha256'
+    key === 'secp256k1'
       ? await secp.verifyAsync(signature, message, publicKey, {
           lowS: true,
           prehash: true,
           format: 'compact',
         })
-      : await verifyP256(publicKey, message, signature);
+      : await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, signature, message);
   if (!valid) throw new IrisgateError('invalid_signature');
 }
 
-async function verifyP256(
+/**
+ * Keys already checked to be on their curve, with their imported WebCrypto key for P-256: a backend
+ * verifies the same few device keys thousands of times. Bounded: emptied when it reaches its size.
+ */
+const CHECKED_KEYS = new Map<string, webcrypto.CryptoKey | 'secp256k1'>();
+const CHECKED_KEYS_MAX = 4096;
+
+async function verificationKey(
+  algorithm: SignatureAlgorithm,
   publicKey: Uint8Array,
-  message: Uint8Array,
-  signature: Uint8Array,
-): Promise<boolean> {
-  const key = await webcrypto.subtle.importKey(
-    'raw',
-    publicKey,
-    { name: 'ECDSA', namedCurve: 'P-256' },
-    false,
-    ['verify'],
-  );
-  return webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, signature, message);
+): Promise<webcrypto.CryptoKey | 'secp256k1'> {
+  const id = `${algorithm}:${toHex(publicKey)}`;
+  const cached = CHECKED_KEYS.get(id);
+  if (cached) return cached;
+  assertPublicKey(algorithm, publicKey);
+  const key =
+    algorithm === 'ecdsa-secp256k1-sha256'
+      ? 'secp256k1'
+      : await webcrypto.subtle.importKey('raw', publicKey, { name: 'ECDSA', namedCurve: 'P-256' }, false, [
+          'verify',
+        ]);
+  if (CHECKED_KEYS.size >= CHECKED_KEYS_MAX) CHECKED_KEYS.clear();
+  CHECKED_KEYS.set(id, key);
+  return key;
 }
 
 /** A short, stable fingerprint of a public key: the first 16 bytes of SHA-256 over its SPKI, in hex. */

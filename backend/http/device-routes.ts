@@ -4,6 +4,7 @@
  */
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { issueChallenge, verifyChallengeAnswer } from '../device-auth.ts';
+import type { ActiveDevice } from '../device-directory.ts';
 import type { BackendServices } from '../service.ts';
 import { issueNonce } from '../session-nonces.ts';
 import { type App, bearer } from './app.ts';
@@ -25,10 +26,8 @@ export function deviceRoutes(services: BackendServices) {
   const { config, db, devices, tokens, gate, budget, metrics, clock } = services;
 
   /** The device a request's token names, checked to be registered and unrevoked now. */
-  async function authenticated(request: Parameters<typeof bearer>[0]): Promise<string> {
-    const deviceId = tokens.verify(bearer(request), clock());
-    await devices.active(deviceId, clock());
-    return deviceId;
+  function authenticated(request: Parameters<typeof bearer>[0]): Promise<ActiveDevice> {
+    return devices.active(tokens.verify(bearer(request), clock()), clock());
   }
 
   return async (app: App) => {
@@ -93,7 +92,7 @@ export function deviceRoutes(services: BackendServices) {
         },
       },
       async (request) => {
-        const deviceId = await authenticated(request);
+        const { deviceId } = (await authenticated(request)).device;
         const { nonce, expiresAtMs } = await issueNonce(db, deviceId, {
           ttlMs: config.nonceTtlMs,
           now: clock(),
@@ -117,9 +116,10 @@ export function deviceRoutes(services: BackendServices) {
       },
       async (request, reply) => {
         const started = performance.now();
-        const deviceId = await authenticated(request);
+        const sender = await authenticated(request);
+        const { deviceId } = sender.device;
         budget.take(deviceId, clock());
-        const { decision, replayed, searchMs } = await gate.submit(deviceId, request.body);
+        const { decision, replayed, searchMs } = await gate.submit(sender, request.body);
         const totalMs = performance.now() - started;
         if (!replayed) {
           metrics.signups.inc({
