@@ -7,8 +7,8 @@
  *
  * A correctly signed signup gets one decision, stored under its digest, so resending it returns the same
  * answer (the same receipt) without deciding again. Decisions are taken one at a time: the policy
- * (signup-policy.ts), then in one transaction the session nonce (consumed), the device counter (strictly
- * increasing), the 1:N search, and for a new person the group insertion, the encrypted templates, the
+ * (signup-policy.ts), the 1:N search, then in one transaction the session nonce (consumed), the device
+ * counter (strictly increasing), and for a new person the group insertion, the encrypted templates, the
  * signed receipt, the decision and its audit entry. Devices learn accept or a reason code, never a distance.
  */
 import { createHash } from 'node:crypto';
@@ -117,12 +117,12 @@ export class SignupGate {
     const earlier = await storedDecision(db, digest);
     if (earlier) return { decision: earlier, replayed: true, searchMs: 0 };
     const now = this.#clock();
+    let searchMs = 0;
     const reject = async (error: IrisgateError, sql?: Sql) => {
       const record = (tx: Sql) => recordDecision(tx, envelope.deviceId, digest, rejection(error), now);
       await (sql ? record(sql) : db.transaction(record));
       return { decision: rejection(error), replayed: false, searchMs };
     };
-    let searchMs = 0;
     let warnings: string[];
     try {
       ({ warnings } = await checkSignupPolicy(envelope, policy, sender.key('attestation'), now));
@@ -130,14 +130,16 @@ export class SignupGate {
       if (!(error instanceof IrisgateError)) throw error;
       return reject(error);
     }
+    // Searched before the transaction, so no lock is held while the threads search; decisions are taken
+    // one at a time, so the gallery cannot change before this one commits.
+    const searchStart = performance.now();
+    const duplicate = await index.findDuplicate(envelope.eyes);
+    searchMs = performance.now() - searchStart;
     let commitTemplates: (() => void) | undefined;
     try {
       const outcome = await group.transaction(async (sql, addMember) => {
         await consumeNonce(sql, envelope.sessionNonce, envelope.deviceId, now);
         await advanceCounter(sql, envelope.deviceId, envelope.counter);
-        const searchStart = performance.now();
-        const duplicate = await index.findDuplicate(envelope.eyes);
-        searchMs = performance.now() - searchStart;
         if (duplicate) return reject(new IrisgateError('duplicate_identity'), sql);
         if (group.has(envelope.identityCommitment))
           return reject(new IrisgateError('duplicate_commitment'), sql);
