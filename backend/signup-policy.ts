@@ -8,6 +8,7 @@ import { assertUsableBits } from '../iris/quality.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { frameSigningBytes } from '../protocol/device-messages.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { CAPTURE_MS, checkPupilReflex, stimulusSchedule } from '../protocol/pupil-reflex.ts';
 import { type SignatureAlgorithm, verifySignature } from '../protocol/signature.ts';
 import type { SignupEnvelope } from '../protocol/signup-envelope.ts';
 
@@ -23,6 +24,8 @@ export interface SignupPolicy {
   unknownSoftwareVersion: VersionStatus;
   liveness: {
     minFrames: number;
+    /** The frames must span at least this, first to last (the stimulus and the pupil's answer to it). */
+    minReflexSpanMs: number;
     /** Score name -> the minimum value; each must be present. */
     minScores: Record<string, number>;
     /** The longest a capture may take, first frame to envelope. */
@@ -44,7 +47,12 @@ export function defaultSignupPolicy(softwareVersion: string): SignupPolicy {
     models: shippedModels(),
     softwareVersions: { [softwareVersion]: 'allowed' },
     unknownSoftwareVersion: 'blocked',
-    liveness: { minFrames: 4, minScores: { liveness: 0.5 }, maxCaptureMs: 60_000 },
+    liveness: {
+      minFrames: 20,
+      minReflexSpanMs: CAPTURE_MS - 500,
+      minScores: { liveness: 0.5 },
+      maxCaptureMs: 60_000,
+    },
   };
 }
 
@@ -113,6 +121,13 @@ function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['l
     if (score < min) throw new IrisgateError('liveness_failed', `${name} score is below ${min}`);
   }
   const first = frames[0]?.capturedAtMs ?? envelope.deviceTimeMs;
+  const span = (frames.at(-1)?.capturedAtMs ?? first) - first;
+  if (span < policy.minReflexSpanMs) {
+    throw new IrisgateError(
+      'insufficient_liveness_evidence',
+      `the frames span ${span} ms, the pupil reflex needs ${policy.minReflexSpanMs}`,
+    );
+  }
   const invalid = (why: string) => new IrisgateError('invalid_liveness_evidence', why);
   if (envelope.deviceTimeMs - first > policy.maxCaptureMs) throw invalid('the capture took too long');
   for (const [i, frame] of frames.entries()) {
@@ -121,10 +136,31 @@ function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['l
       throw invalid(`frame ${i} was captured before frame ${i - 1}`);
     }
   }
-  for (const [i, pulse] of stimulus.entries()) {
-    if (i > 0 && pulse.startMs < (stimulus[i - 1]?.startMs ?? 0))
-      throw invalid(`stimulus pulse ${i} is out of order`);
-    if (!(pulse.level >= 0 && pulse.level <= 1)) throw invalid(`stimulus pulse ${i} level is outside [0, 1]`);
+  // The stimulus must be the one the session nonce commands, from the first frame on...
+  const schedule = stimulusSchedule(envelope.sessionNonce);
+  const commanded = schedule.map((pulse) => ({ ...pulse, startMs: first + pulse.startMs }));
+  const sameStimulus =
+    stimulus.length === commanded.length &&
+    stimulus.every((pulse, i) => {
+      const expected = commanded[i];
+      return (
+        expected !== undefined &&
+        pulse.startMs === expected.startMs &&
+        pulse.durationMs === expected.durationMs &&
+        pulse.level === expected.level
+      );
+    });
+  if (!sameStimulus) throw invalid('the stimulus is not the one the session nonce commands');
+  // ...and the pupil must answer it as a living pupil does.
+  const verdict = checkPupilReflex(
+    schedule,
+    frames.map((frame) => ({ tMs: frame.capturedAtMs - first, pupilRadiusPx: frame.pupilRadiusPx })),
+  );
+  if (!verdict.live) {
+    throw new IrisgateError(
+      'liveness_failed',
+      `the pupil does not answer the stimulus: ${verdict.reasons.join(', ')}`,
+    );
   }
 }
 

@@ -17,6 +17,7 @@ import {
 import { receiptFromJson, verifyReceipt } from '../../protocol/signup-receipt.ts';
 import {
   inject,
+  LIVE_PUPIL,
   recapture,
   startTestBackend,
   syntheticEye,
@@ -402,12 +403,48 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
       'invalid_liveness_evidence',
       422,
     );
+    // The stimulus must be the one the nonce commands, and the pupil must answer every pulse of it.
+    await expectRejected(
+      eyes(),
+      (e) => ({
+        ...e,
+        liveness: { ...e.liveness, stimulus: e.liveness.stimulus.map((p) => ({ ...p, level: 1 })) },
+      }),
+      'invalid_liveness_evidence',
+      422,
+    );
+    await expectRejected(
+      eyes(),
+      (e) => ({ ...e, liveness: { ...e.liveness, stimulus: [] } }),
+      'invalid_liveness_evidence',
+      422,
+    );
+    const printed = await signup(eyes(), { pupil: () => 30 });
+    expect(printed.reply.json()).toMatchObject({ code: 'liveness_failed', message: /no_constriction/ });
+    const firstPulseOnly = await signup(eyes(), {
+      pupil: (schedule, t) => LIVE_PUPIL(schedule.slice(0, 1), t),
+    });
+    expect(firstPulseOnly.reply.json()).toMatchObject({
+      code: 'liveness_failed',
+      message: /unanswered_pulse/,
+    });
+    const short = await signup(eyes(), { frames: 25 });
+    expect(short.reply.json()).toMatchObject({ code: 'insufficient_liveness_evidence', message: /span/ });
     // Frames signed for another session do not verify in this one.
     const otherNonce = await device.session(h.backend, token);
     const foreign = parseSignupEnvelope((await device.signup(otherNonce, eyes(), { now })).envelope);
     await expectRejected(
       eyes(),
-      (e) => ({ ...e, liveness: { ...e.liveness, frames: foreign.liveness.frames } }),
+      (e) => ({
+        ...e,
+        liveness: {
+          ...e.liveness,
+          frames: foreign.liveness.frames.map((f, i) => ({
+            ...f,
+            pupilRadiusPx: e.liveness.frames[i]?.pupilRadiusPx ?? 0,
+          })),
+        },
+      }),
       'invalid_frame_signature',
       422,
     );

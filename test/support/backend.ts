@@ -29,6 +29,12 @@ import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { deviceAuthSigningBytes, frameSigningBytes } from '../../protocol/device-messages.ts';
 import { CODE_BITS, type IrisCode } from '../../protocol/iris-code-layout.ts';
 import {
+  CAPTURE_MS,
+  livePupilRadius,
+  type StimulusPulse,
+  stimulusSchedule,
+} from '../../protocol/pupil-reflex.ts';
+import {
   type EyeSide,
   type SignupEnvelope,
   signupEnvelopeToJson,
@@ -37,6 +43,14 @@ import {
 import { type DatabaseTarget, testDatabaseLocation } from './databases.ts';
 
 export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `irisgate-${name}-`));
+
+/** Frames of a test capture: every 100 ms over the whole stimulus window (41). */
+const FRAME_INTERVAL_MS = 100;
+const FRAMES = CAPTURE_MS / FRAME_INTERVAL_MS + 1;
+
+/** A living pupil (30 px, 20 % constriction per unit of stimulus, 250 ms latency), measured exactly. */
+export const LIVE_PUPIL = (schedule: StimulusPulse[], tMs: number) =>
+  livePupilRadius(schedule, tMs, { baselinePx: 30, amplitude: 0.2, latencyMs: 250 });
 
 /** A synthetic person's eye: a random code, and a mask with a few occluded rows' worth of bits. */
 export function syntheticEye(seed: number): IrisCode {
@@ -114,23 +128,28 @@ export class TestDevice {
     {
       commitment = BigInt(`0x${toHex(createHash('sha256').update(nonce).digest()).slice(0, 60)}`),
       now = Date.now(),
-      frames = 6,
+      frames = FRAMES,
+      pupil = LIVE_PUPIL,
       change = (e: SignupEnvelope) => e,
     }: {
       commitment?: bigint;
       now?: number;
       frames?: number;
+      /** The pupil the frames show: a living one answering the stimulus by default. */
+      pupil?: (schedule: StimulusPulse[], tMs: number) => number;
       change?: (e: SignupEnvelope) => SignupEnvelope;
     } = {},
   ): Promise<{ envelope: Record<string, unknown>; signature: string }> {
     this.counter += 1;
     const frameList: SignupEnvelope['liveness']['frames'] = [];
+    const schedule = stimulusSchedule(nonce);
+    const firstFrameMs = now - CAPTURE_MS - 100;
     let previous = new Uint8Array(32);
     for (let sequence = 0; sequence < frames; sequence++) {
       const sha256 = new Uint8Array(
         createHash('sha256').update(`${this.deviceId}/${now}/${sequence}`).digest(),
       );
-      const capturedAtMs = now - 1000 + 100 * sequence;
+      const capturedAtMs = firstFrameMs + FRAME_INTERVAL_MS * sequence;
       const signature = await this.keys.attestation.sign(
         frameSigningBytes({
           deviceId: this.deviceId,
@@ -141,7 +160,13 @@ export class TestDevice {
           previousFrameSha256: previous,
         }),
       );
-      frameList.push({ sequence, capturedAtMs, sha256, signature, pupilRadiusPx: 30 });
+      frameList.push({
+        sequence,
+        capturedAtMs,
+        sha256,
+        signature,
+        pupilRadiusPx: pupil(schedule, capturedAtMs - firstFrameMs),
+      });
       previous = sha256;
     }
     const envelope = change({
@@ -154,7 +179,7 @@ export class TestDevice {
       eyes,
       liveness: {
         scores: { liveness: 0.97 },
-        stimulus: [{ startMs: now - 900, durationMs: 200, level: 1 }],
+        stimulus: schedule.map((pulse) => ({ ...pulse, startMs: firstFrameMs + pulse.startMs })),
         frames: frameList,
       },
       models: Object.entries(shippedModels()).map(([name, [sha256]]) => ({
