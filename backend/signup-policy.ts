@@ -164,31 +164,31 @@ function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['l
   }
 }
 
+/** Every frame's signature over its statement, chained to the previous frame; verified concurrently. */
 async function checkFrameSignatures(
   envelope: SignupEnvelope,
   key: { algorithm: SignatureAlgorithm; publicKey: Uint8Array },
 ): Promise<void> {
-  let previousFrameSha256: Uint8Array = new Uint8Array(32);
-  for (const frame of envelope.liveness.frames) {
-    const statement = frameSigningBytes({
-      deviceId: envelope.deviceId,
-      sessionNonce: envelope.sessionNonce,
-      sequence: frame.sequence,
-      capturedAtMs: frame.capturedAtMs,
-      frameSha256: frame.sha256,
-      previousFrameSha256,
-    });
-    try {
-      await verifySignature(key.algorithm, key.publicKey, statement, frame.signature);
-    } catch (cause) {
-      throw new IrisgateError(
-        'invalid_frame_signature',
-        `frame ${frame.sequence}: ${(cause as Error).message}`,
-        {
-          cause,
-        },
-      );
-    }
-    previousFrameSha256 = frame.sha256;
-  }
+  const zero = new Uint8Array(32);
+  await Promise.all(
+    envelope.liveness.frames.map(async (frame, i) => {
+      const statement = frameSigningBytes({
+        deviceId: envelope.deviceId,
+        sessionNonce: envelope.sessionNonce,
+        sequence: frame.sequence,
+        capturedAtMs: frame.capturedAtMs,
+        frameSha256: frame.sha256,
+        previousFrameSha256: envelope.liveness.frames[i - 1]?.sha256 ?? zero,
+      });
+      try {
+        await verifySignature(key.algorithm, key.publicKey, statement, frame.signature);
+      } catch (cause) {
+        throw new IrisgateError(
+          'invalid_frame_signature',
+          `frame ${frame.sequence}: ${(cause as Error).message}`,
+          { cause },
+        );
+      }
+    }),
+  );
 }

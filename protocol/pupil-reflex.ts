@@ -61,36 +61,36 @@ export function stimulusSchedule(nonce: Uint8Array): StimulusPulse[] {
   return pulses;
 }
 
-/**
- * The unit constriction c(t) at time t (ms after the first frame) for a schedule, latency included:
- * each pulse integrated against the gamma impulse response g(s) = (s / TAU^2) e^(-s / TAU), scaled so that
- * a 200 ms pulse at level 1 peaks near 1.
- */
-export function unitConstriction(schedule: readonly StimulusPulse[], tMs: number, latencyMs: number): number {
-  const step = 5;
-  let total = 0;
-  for (const pulse of schedule) {
-    for (let s = pulse.startMs; s < pulse.startMs + pulse.durationMs; s += step) {
-      const age = tMs - latencyMs - s;
-      if (age > 0) total += pulse.level * (age / TAU_MS ** 2) * Math.exp(-age / TAU_MS) * step;
-    }
-  }
-  return total / PEAK_200MS;
+/** The gamma impulse response's integral from 0 to `ageMs` (its CDF): 1 - (1 + a / TAU) e^(-a / TAU). */
+function responseIntegral(ageMs: number): number {
+  if (ageMs <= 0) return 0;
+  const x = ageMs / TAU_MS;
+  return 1 - (1 + x) * Math.exp(-x);
 }
 
-/** The peak of the unnormalised response to a 200 ms pulse at level 1, computed once. */
+/** The unnormalised response at age t after the start of a pulse of duration d at level 1. */
+function pulseResponse(ageMs: number, durationMs: number): number {
+  return responseIntegral(ageMs) - responseIntegral(ageMs - durationMs);
+}
+
+/** The peak of the response to a 200 ms pulse at level 1 (at the age where the two terms' slopes meet). */
 const PEAK_200MS = (() => {
   let peak = 0;
-  for (let t = 0; t < 1500; t += 5) {
-    let total = 0;
-    for (let s = 0; s < 200; s += 5) {
-      const age = t - s;
-      if (age > 0) total += (age / TAU_MS ** 2) * Math.exp(-age / TAU_MS) * 5;
-    }
-    peak = Math.max(peak, total);
-  }
+  for (let age = 0; age < 2000; age += 1) peak = Math.max(peak, pulseResponse(age, 200));
   return peak;
 })();
+
+/**
+ * The unit constriction c(t) at time t (ms after the first frame) for a schedule, latency included:
+ * each pulse's level times the gamma impulse response g(s) = (s / TAU^2) e^(-s / TAU) integrated over the
+ * pulse (in closed form), scaled so that a 200 ms pulse at level 1 peaks at 1.
+ */
+export function unitConstriction(schedule: readonly StimulusPulse[], tMs: number, latencyMs: number): number {
+  let total = 0;
+  for (const pulse of schedule)
+    total += pulse.level * pulseResponse(tMs - latencyMs - pulse.startMs, pulse.durationMs);
+  return total / PEAK_200MS;
+}
 
 /** The radius of a living pupil (baseline r0 px, relative amplitude, latency) under a schedule. */
 export function livePupilRadius(

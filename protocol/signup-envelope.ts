@@ -116,8 +116,10 @@ function text(value: unknown, path: string, pattern: RegExp, max: number): strin
   return value;
 }
 
+const HEX = /^[0-9a-f]*$/;
+
 function hexBytes(value: unknown, path: string, length: number): Uint8Array {
-  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${2 * length}}$`).test(value)) {
+  if (typeof value !== 'string' || value.length !== 2 * length || !HEX.test(value)) {
     throw malformed(path, `must be ${length} bytes as ${2 * length} lower-case hex digits`);
   }
   return fromHex(value);
