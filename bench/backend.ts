@@ -12,7 +12,8 @@
  * starts, so client-side signing never counts. Then, over real HTTP:
  *   - a few warm-up signups (not counted);
  *   - signups one at a time: the time a signup spends outside the search, end to end (client latency
- *     minus the server-timing search) and in the server (server-timing total minus search);
+ *     minus the server-timing search) and in the backend (server-timing total, from the request's arrival,
+ *     minus search: the figure held to the 20 ms budget);
  *   - the timed phase: signups CONCURRENCY in flight (one device each, so every device's counter arrives
  *     in order): signups/s, p50/p99 latency and the search p50 from server-timing;
  *   - already-enrolled people captured again: must be refused 409 duplicate_identity; their p50.
@@ -117,13 +118,17 @@ interface Result {
   searchP50Ms: number;
   /** server-timing total minus search under load: includes the wait behind other signups' decisions. */
   loadedOutsideSearchP50Ms: number;
-  /** One signup at a time: client latency minus server-timing search (the figure held to the budget). */
+  /** One signup at a time: client latency minus server-timing search (adds the client and loopback). */
   outsideSearchP50Ms: number;
-  /** One signup at a time: server-timing total minus search (no HTTP, body parsing or validation). */
+  /**
+   * One signup at a time: server-timing total (request received to answer: body parsing, validation,
+   * checks, transaction) minus search. The time the signup spends in the backend outside the search: the
+   * figure held to the budget.
+   */
   serverOutsideSearchP50Ms: number;
   sequentialLatencyP50Ms: number;
   sequentialSearchP50Ms: number;
-  /** outsideSearchP50Ms / the 20 ms budget. */
+  /** serverOutsideSearchP50Ms / the 20 ms budget. */
   outsideVsBudget: number;
   duplicates: { signups: number; refused409: number; latencyP50Ms: number; searchP50Ms: number };
   /** signupsPerSecond / the same engine's with the smallest gallery in this run. */
@@ -210,7 +215,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   console.log(
     `signups end to end over HTTP, ${settings.eyes} new eye(s) per signup, timed phase ` +
       `${settings.concurrency} in flight; "out" = outside the search, p50, one signup at a time ` +
-      `(e2e: latency - search; srv: server-timing total - search); budget ${OUTSIDE_SEARCH_BUDGET_MS} ms; ` +
+      `(e2e: latency - search; srv: server-timing total - search, held to the budget of ${OUTSIDE_SEARCH_BUDGET_MS} ms); ` +
       `target signups/s: ${TARGET.signupsPerSecond} at ${TARGET.galleryTemplates} templates, ` +
       `x ${TARGET.galleryTemplates}/N above; ${machine.cpus} CPUs, 1-min load average ` +
       `${machine.loadAverage1m.start.toFixed(1)} at start, ${machine.loadAverage1m.end.toFixed(1)} at end\n`,
@@ -491,6 +496,7 @@ async function measure(
     const signupsPerSecond = (loaded.answers.length * 1000) / loaded.wallMs;
     const target = targetSignupsPerSecond(size);
     const outsideSearchP50Ms = p50(one.answers, (a) => a.latencyMs - a.searchMs);
+    const serverOutsideSearchP50Ms = p50(one.answers, (a) => a.serverTotalMs - a.searchMs);
     const accepted = loaded.answers.filter((a) => a.status === 200).length;
     const result: Result = {
       engine,
@@ -514,10 +520,10 @@ async function measure(
       searchP50Ms: p50(loaded.answers, (a) => a.searchMs),
       loadedOutsideSearchP50Ms: p50(loaded.answers, (a) => a.serverTotalMs - a.searchMs),
       outsideSearchP50Ms,
-      serverOutsideSearchP50Ms: p50(one.answers, (a) => a.serverTotalMs - a.searchMs),
+      serverOutsideSearchP50Ms,
       sequentialLatencyP50Ms: p50(one.answers, (a) => a.latencyMs),
       sequentialSearchP50Ms: p50(one.answers, (a) => a.searchMs),
-      outsideVsBudget: outsideSearchP50Ms / OUTSIDE_SEARCH_BUDGET_MS,
+      outsideVsBudget: serverOutsideSearchP50Ms / OUTSIDE_SEARCH_BUDGET_MS,
       duplicates: {
         signups: dup.answers.length,
         refused409: refused.length,
@@ -529,12 +535,13 @@ async function measure(
       pass:
         Object.keys(failures).length === 0 &&
         signupsPerSecond >= target &&
-        outsideSearchP50Ms <= OUTSIDE_SEARCH_BUDGET_MS,
+        serverOutsideSearchP50Ms <= OUTSIDE_SEARCH_BUDGET_MS,
     };
     progress(
       `${label}: ${signupsPerSecond.toFixed(1)} signups/s, p50 ${result.latencyP50Ms.toFixed(1)} ms, ` +
         `search p50 ${result.searchP50Ms.toFixed(1)} ms, ` +
-        `outside the search p50 ${outsideSearchP50Ms.toFixed(1)} ms`,
+        `outside the search p50 ${serverOutsideSearchP50Ms.toFixed(1)} ms in the backend, ` +
+        `${outsideSearchP50Ms.toFixed(1)} ms end to end`,
     );
     return result;
   } finally {

@@ -115,12 +115,12 @@ export function deviceRoutes(services: BackendServices) {
         },
       },
       async (request, reply) => {
-        const started = performance.now();
         const sender = await authenticated(request);
         const { deviceId } = sender.device;
         budget.take(deviceId, clock());
         const { decision, replayed, searchMs } = await gate.submit(sender, request.body);
-        const totalMs = performance.now() - started;
+        // From the request's arrival: body parsing and schema validation count too.
+        const totalMs = reply.elapsedTime;
         if (!replayed) {
           metrics.signups.inc({
             outcome: decision.accepted ? 'accepted' : 'rejected',
