@@ -11,6 +11,12 @@ import {
 } from '../../protocol/pupil-reflex.ts';
 
 const TRIALS = 300;
+const REPLAY_TRIALS = 1500;
+
+/** A session nonce drawn from a seeded generator, so every run sees the same schedules. */
+function seededNonce(random: () => number): Uint8Array {
+  return Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256));
+}
 
 /** Frames at ~10 fps with timing jitter, radii measured with Gaussian noise. */
 function capture(radius: (tMs: number) => number, random: () => number, noisePx = 0.35): ReflexFrame[] {
@@ -38,10 +44,10 @@ describe('the pupil light reflex challenge', () => {
     expect(stimulusSchedule(randomBytes(32))).not.toEqual(stimulusSchedule(nonce));
     for (let i = 0; i < 200; i++) {
       const schedule = stimulusSchedule(randomBytes(32));
-      expect(schedule.length).toBeGreaterThanOrEqual(2);
-      expect(schedule.length).toBeLessThanOrEqual(6);
+      expect(schedule.length).toBeGreaterThanOrEqual(4);
+      expect(schedule.length).toBeLessThanOrEqual(10);
       for (const [k, pulse] of schedule.entries()) {
-        expect(pulse.startMs).toBeGreaterThanOrEqual(k === 0 ? 200 : (schedule[k - 1]?.startMs ?? 0) + 500);
+        expect(pulse.startMs).toBeGreaterThanOrEqual(k === 0 ? 200 : (schedule[k - 1]?.startMs ?? 0) + 400);
         expect(pulse.startMs + pulse.durationMs).toBeLessThan(CAPTURE_MS - 650);
         expect(pulse.level).toBeGreaterThanOrEqual(0.3);
         expect(pulse.level).toBeLessThanOrEqual(1);
@@ -53,7 +59,7 @@ describe('the pupil light reflex challenge', () => {
     const random = seededRandom(11);
     let live = 0;
     for (let i = 0; i < TRIALS; i++) {
-      const schedule = stimulusSchedule(randomBytes(32));
+      const schedule = stimulusSchedule(seededNonce(random));
       const person = livePerson(random);
       const verdict = checkPupilReflex(
         schedule,
@@ -61,14 +67,14 @@ describe('the pupil light reflex challenge', () => {
       );
       if (verdict.live) live++;
     }
-    expect(live / TRIALS).toBeGreaterThanOrEqual(0.95);
+    expect(live / TRIALS).toBeGreaterThanOrEqual(0.97);
   });
 
   it('refuses pupils that do not answer: prints, screens, prosthetics, natural unrest alone', () => {
     const random = seededRandom(12);
     let passed = 0;
     for (let i = 0; i < TRIALS; i++) {
-      const schedule = stimulusSchedule(randomBytes(32));
+      const schedule = stimulusSchedule(seededNonce(random));
       const r0 = 22 + random() * 20;
       const phase = random() * 2 * Math.PI;
       const hippus = (t: number) =>
@@ -82,17 +88,16 @@ describe('the pupil light reflex challenge', () => {
     expect(passed).toBe(0);
   });
 
-  it('refuses a recording of a living pupil made under another schedule', () => {
+  it(`refuses a recording of a living pupil made under another schedule (${REPLAY_TRIALS} recordings)`, () => {
     const random = seededRandom(13);
     let passed = 0;
-    for (let i = 0; i < TRIALS; i++) {
-      const recorded: StimulusPulse[] = stimulusSchedule(randomBytes(32));
-      const asked = stimulusSchedule(randomBytes(32));
+    for (let i = 0; i < REPLAY_TRIALS; i++) {
+      const recorded: StimulusPulse[] = stimulusSchedule(seededNonce(random));
+      const asked = stimulusSchedule(seededNonce(random));
       const person = livePerson(random);
       const frames = capture((t) => livePupilRadius(recorded, t, person), random);
       if (checkPupilReflex(asked, frames).live) passed++;
     }
-    // Measured ~4 %: see the module comment; the target (1 %) is not met yet.
-    expect(passed / TRIALS).toBeLessThanOrEqual(0.07);
+    expect(passed / REPLAY_TRIALS).toBeLessThanOrEqual(0.01);
   });
 });
