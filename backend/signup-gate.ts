@@ -74,9 +74,10 @@ export class SignupGate {
   async submit(sender: ActiveDevice, body: unknown): Promise<SignupOutcome> {
     const tokenDeviceId = sender.device.deviceId;
     let signup: SignedSignup;
+    let digest: Uint8Array;
     try {
       signup = parseSignedSignup(body);
-      await this.#authenticate(sender, signup);
+      digest = await this.#authenticate(sender, signup);
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
       const digest = createHash('sha256')
@@ -91,10 +92,11 @@ export class SignupGate {
       );
       return { decision: rejection(error), replayed: false, searchMs: 0 };
     }
-    return this.#serially(() => this.#decide(sender, signup));
+    return this.#serially(() => this.#decide(sender, signup, digest));
   }
 
-  async #authenticate(sender: ActiveDevice, { envelope, signature }: SignedSignup): Promise<void> {
+  /** Checks who signed the signup; returns its digest (SHA-256 of the signed bytes). */
+  async #authenticate(sender: ActiveDevice, { envelope, signature }: SignedSignup): Promise<Uint8Array> {
     if (envelope.deviceId !== sender.device.deviceId) {
       throw new IrisgateError(
         'device_mismatch',
@@ -102,7 +104,9 @@ export class SignupGate {
       );
     }
     const key = sender.key('iris-code');
-    await verifySignature(key.algorithm, key.publicKey, signupSigningBytes(envelope), signature);
+    const signed = signupSigningBytes(envelope);
+    await verifySignature(key.algorithm, key.publicKey, signed, signature);
+    return signupDigest(signed);
   }
 
   #serially<T>(task: () => Promise<T>): Promise<T> {
@@ -111,9 +115,12 @@ export class SignupGate {
     return run;
   }
 
-  async #decide(sender: ActiveDevice, { envelope }: SignedSignup): Promise<SignupOutcome> {
+  async #decide(
+    sender: ActiveDevice,
+    { envelope }: SignedSignup,
+    digest: Uint8Array,
+  ): Promise<SignupOutcome> {
     const { db, group, index, policy, receiptSigner } = this.#options;
-    const digest = signupDigest(envelope);
     const earlier = await storedDecision(db, digest);
     if (earlier) return { decision: earlier, replayed: true, searchMs: 0 };
     const now = this.#clock();

@@ -57,6 +57,17 @@ export function sealTemplate(
 export class UniquenessIndex {
   /** Gallery position -> member index. */
   readonly #owners: number[] = [];
+  /** Probes packed once for the search and, if enrolled, the store. */
+  readonly #packed = new WeakMap<IrisCode, PackedIrisCode>();
+
+  #pack(template: IrisCode): PackedIrisCode {
+    let packed = this.#packed.get(template);
+    if (!packed) {
+      packed = packIrisCode(template);
+      this.#packed.set(template, packed);
+    }
+    return packed;
+  }
 
   private constructor(
     private readonly gallery: ShardedGallery,
@@ -139,7 +150,10 @@ export class UniquenessIndex {
   ): Promise<Duplicate | undefined> {
     let best: { hdRaw: number; duplicate: Duplicate } | undefined;
     for (const eye of eyes) {
-      const [hit] = await this.gallery.search(eye.template, { threshold: this.threshold, limit: 1 });
+      const [hit] = await this.gallery.search(this.#pack(eye.template), {
+        threshold: this.threshold,
+        limit: 1,
+      });
       if (hit && (!best || hit.hdRaw < best.hdRaw)) {
         best = {
           hdRaw: hit.hdRaw,
@@ -156,7 +170,7 @@ export class UniquenessIndex {
     memberIndex: number,
     eyes: readonly { side: EyeSide; template: IrisCode }[],
   ): Promise<{ commit(): void }> {
-    const packed = eyes.map((eye) => packIrisCode(eye.template));
+    const packed = eyes.map((eye) => this.#pack(eye.template));
     for (const [i, eye] of eyes.entries()) {
       const { iv, ciphertext } = sealTemplate(
         this.cipher,

@@ -11,48 +11,64 @@
  * Every signed message starts with a domain string (e.g. "irisgate/signup/v1"), so a signature made for one
  * kind of message can never verify as another.
  */
-import { concatBytes } from './bytes.ts';
-
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export class CanonicalWriter {
-  private readonly parts: Uint8Array[] = [];
+  #bytes = new Uint8Array(256);
+  #view = new DataView(this.#bytes.buffer);
+  #length = 0;
+
+  /**
+   * Room for n more bytes (the buffer doubles as needed); returns where they start. Call it before reading
+   * #bytes or #view: it may replace them.
+   */
+  #reserve(n: number): number {
+    const at = this.#length;
+    if (at + n > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#bytes.length, at + n));
+      grown.set(this.#bytes.subarray(0, at));
+      this.#bytes = grown;
+      this.#view = new DataView(grown.buffer);
+    }
+    this.#length += n;
+    return at;
+  }
 
   u8(value: number): this {
     if (!Number.isInteger(value) || value < 0 || value > 0xff)
       throw new RangeError(`u8 out of range: ${value}`);
-    this.parts.push(Uint8Array.of(value));
+    const at = this.#reserve(1);
+    this.#view.setUint8(at, value);
     return this;
   }
 
   u32(value: number): this {
     if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff)
       throw new RangeError(`u32 out of range: ${value}`);
-    const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, value);
-    this.parts.push(out);
+    const at = this.#reserve(4);
+    this.#view.setUint32(at, value);
     return this;
   }
 
   u64(value: number): this {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`u64 out of range: ${value}`);
-    const out = new Uint8Array(8);
-    new DataView(out.buffer).setBigUint64(0, BigInt(value));
-    this.parts.push(out);
+    const at = this.#reserve(8);
+    this.#view.setUint32(at, Math.floor(value / 2 ** 32));
+    this.#view.setUint32(at + 4, value >>> 0);
     return this;
   }
 
   f64(value: number): this {
     if (!Number.isFinite(value)) throw new RangeError(`f64 must be finite: ${value}`);
-    const out = new Uint8Array(8);
-    new DataView(out.buffer).setFloat64(0, value === 0 ? 0 : value);
-    this.parts.push(out);
+    const at = this.#reserve(8);
+    this.#view.setFloat64(at, value === 0 ? 0 : value);
     return this;
   }
 
   bytes(value: Uint8Array): this {
     this.u32(value.length);
-    this.parts.push(Uint8Array.from(value));
+    const at = this.#reserve(value.length);
+    this.#bytes.set(value, at);
     return this;
   }
 
@@ -68,7 +84,7 @@ export class CanonicalWriter {
   }
 
   finish(): Uint8Array {
-    return concatBytes(...this.parts);
+    return this.#bytes.slice(0, this.#length);
   }
 }
 

@@ -268,9 +268,12 @@ export function signupSigningBytes(envelope: SignupEnvelope): Uint8Array {
     .finish();
 }
 
-/** The signup's identity for idempotency and the audit log: SHA-256 of its signing bytes. */
-export function signupDigest(envelope: SignupEnvelope): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(signupSigningBytes(envelope)).digest());
+/**
+ * The signup's identity for idempotency, receipts and the audit log: SHA-256 of its signing bytes
+ * (signupSigningBytes, passed in because whoever needs the digest has just signed or verified them).
+ */
+export function signupDigest(signingBytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(signingBytes).digest());
 }
 
 /** The JSON form of an envelope, as a device sends it. parseSignupEnvelope(toJson(e)) gives e back. */

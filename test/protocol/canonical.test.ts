@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanonicalWriter } from '../../protocol/canonical.ts';
+import { CanonicalWriter, canonicalMessage } from '../../protocol/canonical.ts';
 import { deviceAuthSigningBytes, frameSigningBytes } from '../../protocol/device-messages.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -84,5 +84,34 @@ describe('device messages', () => {
     expect(domain(base)).toBe('irisgate/frame/v1');
     expect(domain(deviceAuthSigningBytes(auth))).not.toBe(domain(base));
     expect(() => frameSigningBytes({ ...frame, frameSha256: new Uint8Array(31) })).toThrow(RangeError);
+  });
+});
+
+describe('CanonicalWriter growth', () => {
+  it('writes messages far larger than its first buffer, byte for byte', () => {
+    const big = Uint8Array.from({ length: 10_000 }, (_, i) => i % 251);
+    const bytes = canonicalMessage('d')
+      .bytes(big)
+      .u64(2 ** 53 - 1)
+      .bytes(big.subarray(0, 300))
+      .finish();
+    expect(bytes.length).toBe(4 + 1 + 4 + 10_000 + 8 + 4 + 300);
+    expect(bytes.subarray(9, 10_009)).toEqual(big);
+    expect(Buffer.from(bytes.subarray(10_009, 10_017)).toString('hex')).toBe('001fffffffffffff');
+    expect(bytes.subarray(10_021)).toEqual(big.subarray(0, 300));
+    // Growth inside fixed-size writes too (each kind crossing the first buffer's end).
+    const writer = new CanonicalWriter();
+    for (let i = 0; i < 100; i++)
+      writer
+        .u8(i)
+        .u32(i)
+        .u64(i)
+        .f64(i + 0.5);
+    const out = new DataView(writer.finish().buffer);
+    expect(out.byteLength).toBe(100 * 21);
+    for (let i = 0; i < 100; i++) {
+      expect([out.getUint8(21 * i), out.getUint32(21 * i + 1), out.getUint32(21 * i + 9)]).toEqual([i, i, i]);
+      expect(out.getFloat64(21 * i + 13)).toBe(i + 0.5);
+    }
   });
 });
