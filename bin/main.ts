@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { backendCommand } from '../backend/cli.ts';
 import { hsmCommand } from '../hsm/cli.ts';
+import { padCommand } from '../iris/attacks/cli.ts';
 import { irisCommand } from '../iris/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 
@@ -18,7 +19,8 @@ const program = new Command('irisgate')
   .version(version)
   .addCommand(backendCommand())
   .addCommand(hsmCommand())
-  .addCommand(irisCommand());
+  .addCommand(irisCommand())
+  .addCommand(padCommand());
 
 /** Settings a command passes to its children only when they are made with .command(), not addCommand(). */
 function throwUsageErrors(command: Command): void {

@@ -16,12 +16,13 @@ import type { GreyImage } from '../types.ts';
 import { annulusSamples, measureOcclusion } from './eyelids.ts';
 import { computeGeometry } from './geometry.ts';
 import { rngFor, type Seed } from './random.ts';
-import { renderEye } from './render.ts';
+import { type IrisOverlay, renderEye } from './render.ts';
 import { IMAGE_HEIGHT, IMAGE_WIDTH, sampleIdentity, sampleSession } from './sample.ts';
 import { generateIrisTexture, type IrisTexture } from './texture.ts';
 import type { Ellipse, EyeTruth, IdentityParams, SessionParams } from './types.ts';
 
 export { Rng, rngFor, type Seed } from './random.ts';
+export { captureScene, type IrisOverlay, type SurfacePoint, type SurfaceShade } from './render.ts';
 export { identityName, MAX_OCCLUSION, sampleIdentity, sampleSession } from './sample.ts';
 export { generateIrisTexture, type IrisTexture } from './texture.ts';
 export type { Ellipse, EyeTruth, IdentityParams, Quadratic, SessionParams } from './types.ts';
@@ -34,6 +35,8 @@ export interface GenerateEyeParams {
   session: SessionParams;
   /** The identity's texture, if already generated (generateIrisTexture(identity.textureSeed)). */
   texture?: IrisTexture;
+  /** Something on the eye's surface (a patch, a lens: see iris/attacks); the truth then has patchFraction. */
+  overlay?: IrisOverlay;
 }
 
 export interface GeneratedEye {
@@ -71,7 +74,7 @@ export function generateEye(params: GenerateEyeParams): GeneratedEye {
   const geometry = computeGeometry(identity, session);
   const width = IMAGE_WIDTH;
   const height = IMAGE_HEIGHT;
-  const rendered = renderEye(identity, session, texture, geometry, width, height);
+  const rendered = renderEye(identity, session, texture, geometry, width, height, params.overlay);
   const occlusion = measureOcclusion(
     annulusSamples(geometry, 0.5),
     session.eyelids.upper,
@@ -109,6 +112,7 @@ export function generateEye(params: GenerateEyeParams): GeneratedEye {
     lowerOcclusion: round(occlusion.lower, 4),
     eyelashFraction: round(rendered.eyelashFraction, 4),
     specularFraction: round(rendered.specularFraction, 4),
+    ...(rendered.patchFraction === undefined ? {} : { patchFraction: round(rendered.patchFraction, 4) }),
     speculars: session.speculars.map((s) => ({
       x: round(s.x, 2),
       y: round(s.y, 2),
@@ -178,7 +182,8 @@ export const CONVENTIONS: Record<string, string> = {
   labels: 'label PNGs: 0 skin, 1 sclera, 2 iris, 3 pupil, 4 eyelash, 5 specular',
 };
 
-async function writeGreyPng(path: string, image: GreyImage): Promise<void> {
+/** Writes an 8-bit greyscale PNG. */
+export async function writeGreyPng(path: string, image: GreyImage): Promise<void> {
   await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
     raw: { width: image.width, height: image.height, channels: 1 },
   })

@@ -5,6 +5,14 @@
  * Iris pixels are anti-aliased with 2 x 2 supersampling: the rubber sheet is inverted exactly at pixel corners
  * and interpolated inside each pixel. Specular cores are rendered far above 255 before the blur so that their
  * centres stay saturated (>= 254) whatever the defocus.
+ *
+ * Two hooks let presentation attacks (iris/attacks) change the physical scene before the camera stage:
+ * - an IrisOverlay repaints the eye's surface (a patch on the cornea, a printed contact lens, a painted
+ *   prosthetic iris): it sees every supersample near the iris and returns the new grey level and whether an
+ *   occluding object covers it (those pixels are labelled LABEL.patch);
+ * - captureScene runs only the camera (lighting, defocus, sensor noise) on a whole scene built elsewhere (a
+ *   printed photo, a screen showing an earlier capture).
+ * Without an overlay the rendering is exactly what it was before the hooks existed.
  */
 import { drawEyelashes, drawVessels } from './eyelashes.ts';
 import { gaussianBlur, smoothField, smoothstep } from './fields.ts';
@@ -26,6 +34,89 @@ export interface RenderResult {
   /** Shares of the visible iris annulus (pixel centres between the lids) under eyelashes and specular cores. */
   eyelashFraction: number;
   specularFraction: number;
+  /** With an overlay: the share of the visible iris annulus that it covers (at least 2 of 4 supersamples). */
+  patchFraction?: number;
+}
+
+/** One point of the eye's surface as an overlay sees it (a reused object: copy what you keep). */
+export interface SurfacePoint {
+  /** Rubber-sheet angle in the eye frame (the identity texture's angle), radians, any value. */
+  theta: number;
+  /** Rubber-sheet radius: 0 at the pupil boundary, 1 at the limbus, < 0 in the pupil, > 1 on the sclera. */
+  rho: number;
+  /** Position on the frontal eye plane, eye frame (u along the eye's x axis, v down), in iris radii. */
+  u: number;
+  v: number;
+  /** The natural grey level there (scene reflectance, before the lid shadow, lighting and camera). */
+  grey: number;
+}
+
+/** What an overlay makes of a surface point. */
+export interface SurfaceShade {
+  grey: number;
+  /** An occluding object (a patch) covers the point: counted in patchFraction and labelled LABEL.patch. */
+  covered: boolean;
+}
+
+/**
+ * Something on the eye's surface, in front of the iris (it lies on the cornea, so it may reach over the
+ * limbus onto the sclera and over the pupil). Eyelids, eyelashes, the lid shadow and the corneal reflections
+ * stay in front of it.
+ */
+export interface IrisOverlay {
+  /** Largest distance from the iris centre on the frontal plane, in iris radii, where it changes anything. */
+  reach: number;
+  /** Sets out.grey (out.grey = p.grey for no change) and out.covered for one point. */
+  shade(p: SurfacePoint, out: SurfaceShade): void;
+}
+
+/** The camera's lighting: gain, linear gradient (fraction per 400 px), vignetting and a broad hot spot. */
+class Lighting {
+  private readonly gxs: Float32Array;
+  private readonly hxs: Float32Array;
+  private gy = 0;
+  private hy = 0;
+
+  constructor(
+    private readonly illumination: SessionParams['illumination'],
+    width: number,
+    private readonly height: number,
+  ) {
+    const hot = illumination.hotspot;
+    this.gxs = new Float32Array(width);
+    this.hxs = new Float32Array(width);
+    for (let x = 0; x < width; x++) {
+      this.gxs[x] = (x - width / 2) / 400;
+      this.hxs[x] = Math.exp(-((x - hot.x) ** 2) / (2 * hot.sigma * hot.sigma));
+    }
+  }
+
+  /** Moves to image row y. */
+  row(y: number): void {
+    const hot = this.illumination.hotspot;
+    this.gy = (y - this.height / 2) / 400;
+    this.hy = hot.amplitude * Math.exp(-((y - hot.y) ** 2) / (2 * hot.sigma * hot.sigma));
+  }
+
+  /** The factor at column x of the current row, for a surface lit by the camera's illuminator. */
+  at(x: number): number {
+    const { gain, gradient: grad, vignette: vig } = this.illumination;
+    const gx = this.gxs[x] as number;
+    const gy = this.gy;
+    return (
+      gain *
+      Math.max(0.2, 1 + grad.x * gx + grad.y * gy) *
+      (1 - vig * (gx * gx + gy * gy)) *
+      (1 + this.hy * (this.hxs[x] as number))
+    );
+  }
+
+  /** The factor for a self-luminous surface (a screen): only the exposure (gain) and the lens vignetting. */
+  emissiveAt(x: number): number {
+    const gx = this.gxs[x] as number;
+    const gy = this.gy;
+    return this.illumination.gain * (1 - this.illumination.vignette * (gx * gx + gy * gy));
+  }
 }
 
 /** Session texture noise grid: angular x radial. */
@@ -56,6 +147,7 @@ export function renderEye(
   g: EyeGeometry,
   width: number,
   height: number,
+  overlay?: IrisOverlay,
 ): RenderResult {
   const rng = new Rng(session.seed);
   const n = width * height;
@@ -178,14 +270,9 @@ export function renderEye(
     return v;
   };
 
-  // Illumination: gain, linear gradient, vignetting and a broad hot spot (separable tables).
-  const { gain, gradient: grad, vignette: vig, hotspot: hot } = session.illumination;
-  const gxs = new Float32Array(width);
-  const hxs = new Float32Array(width);
-  for (let x = 0; x < width; x++) {
-    gxs[x] = (x - width / 2) / 400;
-    hxs[x] = Math.exp(-((x - hot.x) ** 2) / (2 * hot.sigma * hot.sigma));
-  }
+  const lighting = new Lighting(session.illumination, width, height);
+  const shadeOverlay = overlay ? overlayShader(overlay, g, width, height) : undefined;
+  let coveredPixels = 0;
 
   // Eyelashes, in front of everything else.
   const lashes = drawEyelashes(rng.fork('eyelashes'), identity, session, g, width, height);
@@ -197,8 +284,7 @@ export function renderEye(
   const rUp = 1 / cornerRound;
 
   for (let y = 0; y < height; y++) {
-    const gy = (y - height / 2) / 400;
-    const hy = hot.amplitude * Math.exp(-((y - hot.y) ** 2) / (2 * hot.sigma * hot.sigma));
+    lighting.row(y);
     const inBoxRow = y >= by0 && y <= by1;
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
@@ -261,6 +347,12 @@ export function renderEye(
         if (vessels[i]) sclera *= 1 - (vessels[i] as number);
         let content = sclera;
         label = LABEL.sclera;
+        // The four supersamples of a pixel whose rubber sheet was sampled (for an overlay).
+        let mixed = false;
+        let n0 = 0;
+        let n1 = 0;
+        let n2 = 0;
+        let n3 = 0;
         if (inBoxRow && x >= bx0 && x <= bx1) {
           const pupil = pupilGrey * (1 + 0.12 * (low[i] as number));
           const k = (y - by0) * bw + (x - bx0);
@@ -289,36 +381,36 @@ export function renderEye(
               Math.exp(
                 contrast * texNoiseAmp * sampleNoise(texNoise, t00 + (t10 + t01 + t11) / 4 - rot, rcl),
               );
-            content =
-              (eyeAt(
-                t00 + 0.1875 * t10 + 0.1875 * t01 + 0.0625 * t11,
-                0.5625 * r00 + 0.1875 * (r10 + r01) + 0.0625 * r11,
-                sclera,
-                pupil,
-                noise,
-              ) +
-                eyeAt(
-                  t00 + 0.5625 * t10 + 0.0625 * t01 + 0.1875 * t11,
-                  0.1875 * r00 + 0.5625 * r10 + 0.0625 * r01 + 0.1875 * r11,
-                  sclera,
-                  pupil,
-                  noise,
-                ) +
-                eyeAt(
-                  t00 + 0.0625 * t10 + 0.5625 * t01 + 0.1875 * t11,
-                  0.1875 * r00 + 0.0625 * r10 + 0.5625 * r01 + 0.1875 * r11,
-                  sclera,
-                  pupil,
-                  noise,
-                ) +
-                eyeAt(
-                  t00 + 0.1875 * t10 + 0.1875 * t01 + 0.5625 * t11,
-                  0.0625 * r00 + 0.1875 * (r10 + r01) + 0.5625 * r11,
-                  sclera,
-                  pupil,
-                  noise,
-                )) /
-              4;
+            n0 = eyeAt(
+              t00 + 0.1875 * t10 + 0.1875 * t01 + 0.0625 * t11,
+              0.5625 * r00 + 0.1875 * (r10 + r01) + 0.0625 * r11,
+              sclera,
+              pupil,
+              noise,
+            );
+            n1 = eyeAt(
+              t00 + 0.5625 * t10 + 0.0625 * t01 + 0.1875 * t11,
+              0.1875 * r00 + 0.5625 * r10 + 0.0625 * r01 + 0.1875 * r11,
+              sclera,
+              pupil,
+              noise,
+            );
+            n2 = eyeAt(
+              t00 + 0.0625 * t10 + 0.5625 * t01 + 0.1875 * t11,
+              0.1875 * r00 + 0.0625 * r10 + 0.5625 * r01 + 0.1875 * r11,
+              sclera,
+              pupil,
+              noise,
+            );
+            n3 = eyeAt(
+              t00 + 0.1875 * t10 + 0.1875 * t01 + 0.5625 * t11,
+              0.0625 * r00 + 0.1875 * (r10 + r01) + 0.5625 * r11,
+              sclera,
+              pupil,
+              noise,
+            );
+            content = (n0 + n1 + n2 + n3) / 4;
+            mixed = true;
           }
           if (rc < 0) label = LABEL.pupil;
           else if (rc <= 1) {
@@ -329,6 +421,13 @@ export function renderEye(
             }
           }
         }
+        let covered = false;
+        if (shadeOverlay) {
+          const n = mixed ? n0 : content;
+          const shaded = shadeOverlay(x, y, n, mixed ? n1 : n, mixed ? n2 : n, mixed ? n3 : n);
+          if (shaded.changed) content = shaded.grey;
+          covered = shaded.covered;
+        }
         // Shadow of the upper lid, and a bright tear line along the lower lid.
         if (du > 0 && du < 6 * shadowWidth) content *= 1 - shadow * Math.exp(-du / shadowWidth);
         else if (du <= 0) content *= 1 - shadow;
@@ -338,6 +437,10 @@ export function renderEye(
         }
         value = skin + (content - skin) * open;
         if (open < 0.5) label = LABEL.skin;
+        else if (covered) {
+          label = LABEL.patch;
+          if (annulus[i]) coveredPixels++;
+        }
       }
 
       const lash = lashes[i] as number;
@@ -349,13 +452,7 @@ export function renderEye(
         }
       }
 
-      const gx = gxs[x] as number;
-      const light =
-        gain *
-        Math.max(0.2, 1 + grad.x * gx + grad.y * gy) *
-        (1 - vig * (gx * gx + gy * gy)) *
-        (1 + hy * (hxs[x] as number));
-      img[i] = value * light;
+      img[i] = value * lighting.at(x);
       labels[i] = label;
     }
   }
@@ -392,7 +489,25 @@ export function renderEye(
     }
   }
 
-  // Optics and sensor.
+  const data = applyCamera(img, width, height, session, rng);
+
+  const visible = Math.max(1, visibleAnnulus);
+  return {
+    width,
+    height,
+    data,
+    labels,
+    eyelashFraction: lashPixels / visible,
+    specularFraction: specularPixels / visible,
+    ...(overlay ? { patchFraction: coveredPixels / visible } : {}),
+  };
+}
+
+/**
+ * The camera after the scene: defocus blur, then sensor noise (read noise, shot noise, row banding) and
+ * 8-bit quantisation. `img` is the light reaching the sensor (already lit); it is blurred in place.
+ */
+function applyCamera(img: Float32Array, width: number, height: number, session: SessionParams, rng: Rng) {
   if (session.blurSigma > 0.05) gaussianBlur(img, width, height, session.blurSigma, session.blurSigma);
   // Sensor noise: approximately normal (sum of four 16-bit uniforms), read noise plus shot noise.
   const noise = rng.fork('sensor');
@@ -400,7 +515,7 @@ export function renderEye(
   const rowRng = rng.fork('rows');
   const read2 = session.noise.read * session.noise.read;
   const shot = session.noise.shot;
-  const data = new Uint8Array(n);
+  const data = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     const rowOffset = rowRng.normal(0, session.noise.rows);
     for (let x = 0; x < width; x++) {
@@ -414,14 +529,138 @@ export function renderEye(
       data[i] = q < 0 ? 0 : q > 255 ? 255 : q;
     }
   }
+  return data;
+}
 
-  const visible = Math.max(1, visibleAnnulus);
-  return {
-    width,
-    height,
-    data,
-    labels,
-    eyelashFraction: lashPixels / visible,
-    specularFraction: specularPixels / visible,
+/**
+ * Captures a whole scene built elsewhere (a printed photo, a screen) with this session's camera: its lighting,
+ * defocus and sensor noise, quantised to 8 bits. `scene` holds width x height grey levels in the units of
+ * renderEye's scene (reflectance times the nominal illuminator, before the session's lighting). A reflective
+ * scene gets the whole lighting; an emissive one (a screen) only the exposure gain and the lens vignetting.
+ * The noise is drawn from the session's seed.
+ */
+export function captureScene(
+  scene: Float32Array,
+  width: number,
+  height: number,
+  session: SessionParams,
+  options: { emissive?: boolean } = {},
+): Uint8Array {
+  const lighting = new Lighting(session.illumination, width, height);
+  const img = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    lighting.row(y);
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      img[i] = (scene[i] as number) * (options.emissive ? lighting.emissiveAt(x) : lighting.at(x));
+    }
+  }
+  return applyCamera(img, width, height, session, new Rng(hashSeed(session.seed, 'recapture')));
+}
+
+/**
+ * Prepares an overlay for one capture: the rubber sheet inverted at the pixel corners within its reach, and
+ * a function that shades one pixel's four supersamples (natural grey levels n0..n3, in the order of renderEye)
+ * and tells whether anything changed and whether an occluder covers at least two of them.
+ */
+function overlayShader(
+  overlay: IrisOverlay,
+  g: EyeGeometry,
+  width: number,
+  height: number,
+): (x: number, y: number, n0: number, n1: number, n2: number, n3: number) => OverlayPixel {
+  const ri = g.irisRadius;
+  const cx = g.centre.x;
+  const cy = g.centre.y;
+  // The frontal plane is foreshortened into the image, so image distances never exceed frontal ones.
+  const reachPx = overlay.reach * ri + 2;
+  const x0 = Math.max(0, Math.floor(cx - reachPx));
+  const x1 = Math.min(width - 1, Math.ceil(cx + reachPx));
+  const y0 = Math.max(0, Math.floor(cy - reachPx));
+  const y1 = Math.min(height - 1, Math.ceil(cy + reachPx));
+  const w = x1 - x0 + 2;
+  const h = y1 - y0 + 2;
+  const thetas = new Float32Array(w * h);
+  const rhos = new Float32Array(w * h).fill(Number.NaN);
+  const sp: SheetPoint = { theta: 0, rho: 0 };
+  const far = (reachPx + 1) ** 2;
+  for (let j = 0; j < h; j++) {
+    let guess = 1;
+    const yc = y0 + j - 0.5;
+    for (let i = 0; i < w; i++) {
+      const xc = x0 + i - 0.5;
+      if ((xc - cx) ** 2 + (yc - cy) ** 2 > far) continue;
+      invertSheet(g, xc, yc, guess, sp);
+      thetas[j * w + i] = sp.theta;
+      rhos[j * w + i] = sp.rho;
+      guess = sp.rho;
+    }
+  }
+  const inv = g.gazeInv;
+  const cos = g.cosRot;
+  const sin = g.sinRot;
+  const rot = g.rotation;
+  const point: SurfacePoint = { theta: 0, rho: 0, u: 0, v: 0, grey: 0 };
+  const shade: SurfaceShade = { grey: 0, covered: false };
+  const result: OverlayPixel = { grey: 0, changed: false, covered: false };
+  const wrap = (t: number) => (t > Math.PI ? t - TWO_PI : t < -Math.PI ? t + TWO_PI : t);
+  // Supersample offsets and bilinear corner weights (corners 00, 10, 01, 11), as in renderEye.
+  const OFFSETS = [-0.25, -0.25, 0.25, -0.25, -0.25, 0.25, 0.25, 0.25];
+  const WEIGHTS = [
+    0.5625, 0.1875, 0.1875, 0.0625, 0.1875, 0.5625, 0.0625, 0.1875, 0.1875, 0.0625, 0.5625, 0.1875, 0.0625,
+    0.1875, 0.1875, 0.5625,
+  ];
+  const natural = [0, 0, 0, 0];
+  return (x, y, n0, n1, n2, n3) => {
+    result.changed = false;
+    result.covered = false;
+    if (x < x0 || x > x1 || y < y0 || y > y1) return result;
+    const k = (y - y0) * w + (x - x0);
+    const r00 = rhos[k] as number;
+    const r10 = rhos[k + 1] as number;
+    const r01 = rhos[k + w] as number;
+    const r11 = rhos[k + w + 1] as number;
+    if (Number.isNaN(r00 + r10 + r01 + r11)) return result;
+    const t00 = thetas[k] as number;
+    const t10 = wrap((thetas[k + 1] as number) - t00);
+    const t01 = wrap((thetas[k + w] as number) - t00);
+    const t11 = wrap((thetas[k + w + 1] as number) - t00);
+    natural[0] = n0;
+    natural[1] = n1;
+    natural[2] = n2;
+    natural[3] = n3;
+    let sum = 0;
+    let covered = 0;
+    for (let s = 0; s < 4; s++) {
+      const w00 = WEIGHTS[4 * s] as number;
+      const w10 = WEIGHTS[4 * s + 1] as number;
+      const w01 = WEIGHTS[4 * s + 2] as number;
+      const w11 = WEIGHTS[4 * s + 3] as number;
+      const ex = x + (OFFSETS[2 * s] as number) - cx;
+      const ey = y + (OFFSETS[2 * s + 1] as number) - cy;
+      const fx = inv.a * ex + inv.b * ey;
+      const fy = inv.c * ex + inv.d * ey;
+      point.theta = t00 + w10 * t10 + w01 * t01 + w11 * t11 - rot;
+      point.rho = w00 * r00 + w10 * r10 + w01 * r01 + w11 * r11;
+      point.u = (fx * cos + fy * sin) / ri;
+      point.v = (-fx * sin + fy * cos) / ri;
+      point.grey = natural[s] as number;
+      shade.grey = point.grey;
+      shade.covered = false;
+      overlay.shade(point, shade);
+      if (shade.grey !== point.grey || shade.covered) result.changed = true;
+      if (shade.covered) covered++;
+      sum += shade.grey;
+    }
+    result.grey = sum / 4;
+    result.covered = covered >= 2;
+    return result;
   };
+}
+
+interface OverlayPixel {
+  /** The pixel's new grey level (the mean of its supersamples), valid when changed. */
+  grey: number;
+  changed: boolean;
+  covered: boolean;
 }

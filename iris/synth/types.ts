@@ -158,11 +158,19 @@ export interface EyeTruth {
   /** Share of the visible annulus (between the lids) under eyelashes (alpha >= 0.5) and specular cores. */
   eyelashFraction: number;
   specularFraction: number;
+  /**
+   * Only when something covers part of the eye (a patch, see iris/attacks): the share of the visible annulus
+   * (pixel centres between the lids) under it, labelled LABEL.patch.
+   */
+  patchFraction?: number;
   speculars: Array<{ x: number; y: number; rx: number; ry: number; angleDeg: number }>;
   blurSigma: number;
   noise: { read: number; shot: number };
   illumination: { gain: number; vignette: number };
 }
 
-/** Label values of the optional per-pixel segmentation written next to each image. */
-export const LABEL = { skin: 0, sclera: 1, iris: 2, pupil: 3, eyelash: 4, specular: 5 } as const;
+/**
+ * Label values of the optional per-pixel segmentation written next to each image. `patch` marks an occluding
+ * object on the eye (only in presentation-attack captures, iris/attacks); live captures never use it.
+ */
+export const LABEL = { skin: 0, sclera: 1, iris: 2, pupil: 3, eyelash: 4, specular: 5, patch: 6 } as const;
