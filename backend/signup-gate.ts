@@ -27,7 +27,7 @@ import type { ActiveDevice } from './device-directory.ts';
 import { advanceCounter } from './device-registry.ts';
 import type { SemaphoreGroupStore } from './semaphore-group.ts';
 import { consumeNonce } from './session-nonces.ts';
-import { checkSignupPolicy, type SignupPolicy } from './signup-policy.ts';
+import { checkSignupPolicy, type SignupPolicy, verifyFrameSignatures } from './signup-policy.ts';
 import type { Database, Sql } from './storage/database.ts';
 import type { UniquenessIndex } from './uniqueness-index.ts';
 
@@ -75,8 +75,11 @@ export class SignupGate {
     const tokenDeviceId = sender.device.deviceId;
     let signup: SignedSignup;
     let digest: Uint8Array;
+    let frames: Promise<void>;
     try {
       signup = parseSignedSignup(body);
+      // The frame signatures verify on the thread pool while the envelope signature verifies here.
+      frames = verifyFrameSignatures(signup.envelope, sender.key('attestation'));
       digest = await this.#authenticate(sender, signup);
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
@@ -92,7 +95,7 @@ export class SignupGate {
       );
       return { decision: rejection(error), replayed: false, searchMs: 0 };
     }
-    return this.#serially(() => this.#decide(sender, signup, digest));
+    return this.#serially(() => this.#decide(signup, digest, frames));
   }
 
   /** Checks who signed the signup; returns its digest (SHA-256 of the signed bytes). */
@@ -116,9 +119,9 @@ export class SignupGate {
   }
 
   async #decide(
-    sender: ActiveDevice,
     { envelope }: SignedSignup,
     digest: Uint8Array,
+    frames: Promise<void>,
   ): Promise<SignupOutcome> {
     const { db, group, index, policy, receiptSigner } = this.#options;
     const earlier = await storedDecision(db, digest);
@@ -132,7 +135,7 @@ export class SignupGate {
     };
     let warnings: string[];
     try {
-      ({ warnings } = await checkSignupPolicy(envelope, policy, sender.key('attestation'), now));
+      ({ warnings } = await checkSignupPolicy(envelope, policy, frames, now));
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
       return reject(error);

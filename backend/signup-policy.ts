@@ -62,13 +62,14 @@ export interface PolicyVerdict {
 }
 
 /**
- * Checks the envelope against the policy; throws the first failure as an IrisgateError. Frame signatures
- * are verified with the device's attestation key over the chained frame statements.
+ * Checks the envelope against the policy; throws the first failure as an IrisgateError. `frameSignatures`
+ * is verifyFrameSignatures' answer for this envelope, started by the caller as early as it likes (the
+ * verifications run on the thread pool while the caller does other work); it is judged last.
  */
 export async function checkSignupPolicy(
   envelope: SignupEnvelope,
   policy: SignupPolicy,
-  attestationKey: { algorithm: SignatureAlgorithm; publicKey: Uint8Array },
+  frameSignatures: Promise<void>,
   now: number,
 ): Promise<PolicyVerdict> {
   const warnings: string[] = [];
@@ -88,7 +89,7 @@ export async function checkSignupPolicy(
     assertUsableBits(usable);
   }
   checkLivenessEvidence(envelope, policy.liveness);
-  await checkFrameSignatures(envelope, attestationKey);
+  await frameSignatures;
   return { warnings };
 }
 
@@ -164,7 +165,20 @@ function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['l
   }
 }
 
-/** Every frame's signature over its statement, chained to the previous frame; verified concurrently. */
+/**
+ * Every frame's signature (the device's attestation key) over its statement, chained to the previous
+ * frame; verified concurrently. Rejects with invalid_frame_signature. The promise is marked handled, so a
+ * caller that gives up on the signup early leaves no unhandled rejection behind.
+ */
+export function verifyFrameSignatures(
+  envelope: SignupEnvelope,
+  key: { algorithm: SignatureAlgorithm; publicKey: Uint8Array },
+): Promise<void> {
+  const verified = checkFrameSignatures(envelope, key);
+  verified.catch(() => {});
+  return verified;
+}
+
 async function checkFrameSignatures(
   envelope: SignupEnvelope,
   key: { algorithm: SignatureAlgorithm; publicKey: Uint8Array },
