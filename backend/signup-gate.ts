@@ -6,8 +6,10 @@
  * signup that fails there is refused and audited, and nothing else is recorded: nobody vouched for it.
  *
  * A correctly signed signup gets one decision, stored under its digest, so resending it returns the same
- * answer (the same receipt) without deciding again. Decisions are taken one at a time: the policy
- * (signup-policy.ts), the 1:N search, then in one transaction the session nonce (consumed), the device
+ * answer (the same receipt) without deciding again. The 1:N search (in its worker threads) and the frame
+ * signatures (on the thread pool) start as soon as the envelope parses and run beside the checks above.
+ * Decisions are taken one at a time: the policy (signup-policy.ts), the search's answer plus a search of
+ * whatever was enrolled since it began, then in one transaction the session nonce (consumed), the device
  * counter (strictly increasing), and for a new person the group insertion, the encrypted templates, the
  * signed receipt, the decision and its audit entry. Devices learn accept or a reason code, never a distance.
  */
@@ -17,6 +19,7 @@ import { verifySignature } from '../protocol/signature.ts';
 import {
   parseSignedSignup,
   type SignedSignup,
+  type SignupEnvelope,
   signupDigest,
   signupSigningBytes,
 } from '../protocol/signup-envelope.ts';
@@ -29,7 +32,7 @@ import type { SemaphoreGroupStore } from './semaphore-group.ts';
 import { consumeNonce } from './session-nonces.ts';
 import { checkSignupPolicy, type SignupPolicy, verifyFrameSignatures } from './signup-policy.ts';
 import type { Database, Sql } from './storage/database.ts';
-import type { UniquenessIndex } from './uniqueness-index.ts';
+import type { Duplicate, UniquenessIndex } from './uniqueness-index.ts';
 
 export type SignupDecision =
   | { accepted: true; receipt: ReceiptJson; warnings: string[] }
@@ -41,6 +44,12 @@ export interface SignupOutcome {
   replayed: boolean;
   /** Time spent in the 1:N search. */
   searchMs: number;
+}
+
+interface EarlySearch {
+  /** The gallery size when the search began: it saw the eyes enrolled before this position. */
+  from: number;
+  result: Promise<{ duplicate: Duplicate | undefined; searchMs: number }>;
 }
 
 export interface SignupGateOptions {
@@ -76,9 +85,12 @@ export class SignupGate {
     let signup: SignedSignup;
     let digest: Uint8Array;
     let frames: Promise<void>;
+    let search: EarlySearch;
     try {
       signup = parseSignedSignup(body);
-      // The frame signatures verify on the thread pool while the envelope signature verifies here.
+      // Started now, judged later: the search threads search and the thread pool verifies the frame
+      // signatures while the envelope signature verifies here. Neither answer counts unless it does.
+      search = this.#startSearch(signup.envelope);
       frames = verifyFrameSignatures(signup.envelope, sender.key('attestation'));
       digest = await this.#authenticate(sender, signup);
     } catch (error) {
@@ -95,7 +107,19 @@ export class SignupGate {
       );
       return { decision: rejection(error), replayed: false, searchMs: 0 };
     }
-    return this.#serially(() => this.#decide(signup, digest, frames));
+    return this.#serially(() => this.#decide(signup, digest, frames, search));
+  }
+
+  /** A search of the gallery as it is now; #decide searches what was enrolled after it. */
+  #startSearch(envelope: SignupEnvelope): EarlySearch {
+    const { index } = this.#options;
+    const from = index.size;
+    const started = performance.now();
+    const result = index
+      .findDuplicate(envelope.eyes)
+      .then((duplicate) => ({ duplicate, searchMs: performance.now() - started }));
+    result.catch(() => {});
+    return { from, result };
   }
 
   /** Checks who signed the signup; returns its digest (SHA-256 of the signed bytes). */
@@ -122,6 +146,7 @@ export class SignupGate {
     { envelope }: SignedSignup,
     digest: Uint8Array,
     frames: Promise<void>,
+    search: EarlySearch,
   ): Promise<SignupOutcome> {
     const { db, group, index, policy, receiptSigner } = this.#options;
     const earlier = await storedDecision(db, digest);
@@ -140,11 +165,17 @@ export class SignupGate {
       if (!(error instanceof IrisgateError)) throw error;
       return reject(error);
     }
-    // Searched before the transaction, so no lock is held while the threads search; decisions are taken
-    // one at a time, so the gallery cannot change before this one commits.
-    const searchStart = performance.now();
-    const duplicate = await index.findDuplicate(envelope.eyes);
-    searchMs = performance.now() - searchStart;
+    // The early search saw the gallery up to `from`; decisions are taken one at a time, so searching what
+    // was enrolled since covers everything, and the gallery cannot change again before this one commits.
+    // No lock is held while the threads search.
+    const early = await search.result;
+    let duplicate = early.duplicate;
+    searchMs = early.searchMs;
+    if (!duplicate && index.size > search.from) {
+      const started = performance.now();
+      duplicate = await index.findDuplicate(envelope.eyes, { from: search.from });
+      searchMs += performance.now() - started;
+    }
     let commitTemplates: (() => void) | undefined;
     try {
       const outcome = await group.transaction(async (sql, addMember) => {

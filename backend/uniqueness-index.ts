@@ -144,15 +144,21 @@ export class UniquenessIndex {
     return this.gallery.close();
   }
 
-  /** The enrolled member any of these eyes matches (below the threshold), the closest match first. */
+  /**
+   * The enrolled member any of these eyes matches (below the threshold), the closest match first; with
+   * `from`, among the eyes enrolled from that gallery position on (what a search begun at size `from`
+   * has not seen).
+   */
   async findDuplicate(
     eyes: readonly { side: EyeSide; template: IrisCode }[],
+    { from = 0 }: { from?: number } = {},
   ): Promise<Duplicate | undefined> {
     let best: { hdRaw: number; duplicate: Duplicate } | undefined;
     for (const eye of eyes) {
       const [hit] = await this.gallery.search(this.#pack(eye.template), {
         threshold: this.threshold,
         limit: 1,
+        from,
       });
       if (hit && (!best || hit.hdRaw < best.hdRaw)) {
         best = {

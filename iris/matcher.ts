@@ -347,6 +347,8 @@ export interface SearchOptions {
   threshold?: number;
   /** Return at most this many hits, the best first (default: all). */
   limit?: number;
+  /** Search only the templates from this position on (default 0: all). */
+  from?: number;
 }
 
 export interface SearchHit {
@@ -441,7 +443,7 @@ export class IrisGallery {
     const packed = probe instanceof Uint32Array ? probe : packIrisCode(probe);
     rotateProbe(packed, this.#words, 0);
     const hits: SearchHit[] = [];
-    for (let first = 0; first < this.#size; first += CHUNK_TEMPLATES) {
+    for (let first = Math.max(0, options.from ?? 0); first < this.#size; first += CHUNK_TEMPLATES) {
       const count = Math.min(CHUNK_TEMPLATES, this.#size - first);
       this.#searchChunk(GALLERY_OFFSET + first * TEMPLATE_BYTES, count);
       const ints = this.#ints;

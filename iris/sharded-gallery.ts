@@ -97,7 +97,14 @@ export class ShardedGallery {
               resolve: (hits) => resolve(hits.map((hit) => ({ ...hit, index: hit.index * n + s }))),
               reject,
             });
-            shard.worker.postMessage({ type: 'search', id, probe: packed, options } satisfies ShardRequest);
+            // Global index g = local * n + s: the first local index at or past `from`.
+            const from = Math.max(0, Math.ceil(((options.from ?? 0) - s) / n));
+            shard.worker.postMessage({
+              type: 'search',
+              id,
+              probe: packed,
+              options: { ...options, from },
+            } satisfies ShardRequest);
           }),
       ),
     );

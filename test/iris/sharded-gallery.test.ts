@@ -30,6 +30,12 @@ describe('ShardedGallery', () => {
     const all = await gallery.search(syntheticEye(2));
     expect(all).toHaveLength(301);
     expect(all).toEqual(single.search(syntheticEye(2)));
+    // Searching from a position on: exactly the hits at or past it, also where a shard boundary falls.
+    for (const from of [1, 2, 100, 151, 300, 301]) {
+      const expected = single.search(syntheticEye(3)).filter((hit) => hit.index >= from);
+      expect(single.search(syntheticEye(3), { from })).toEqual(expected);
+      expect(await gallery.search(syntheticEye(3), { from })).toEqual(expected);
+    }
   });
 
   it('sees a template added just before a search', async () => {
