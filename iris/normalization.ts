@@ -15,6 +15,7 @@
  */
 import { IrisgateError } from '../protocol/errors.ts';
 import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../protocol/iris-code-layout.ts';
+import { bilinearGrey } from './grey-sampling.ts';
 import type { Ellipse } from './segmentation/geometry.ts';
 import { ellipseRadiusAt } from './segmentation/geometry.ts';
 import type { EyeSegmentation } from './segmentation/types.ts';
@@ -95,18 +96,7 @@ export function rubberSheet(
       if (nearest) {
         pixels[o] = (data[yi * w + xi] as number) * inv255;
       } else {
-        const xc = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
-        const yc = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
-        const x0 = Math.min(w - 2, Math.floor(xc));
-        const y0 = Math.min(h - 2, Math.floor(yc));
-        const fx = xc - x0;
-        const fy = yc - y0;
-        const i = y0 * w + x0;
-        const a = data[i] as number;
-        const b = data[i + 1] as number;
-        const cc = data[i + w] as number;
-        const e = data[i + w + 1] as number;
-        pixels[o] = (a + (b - a) * fx + (cc - a) * fy + (a - b - cc + e) * fx * fy) * inv255;
+        pixels[o] = bilinearGrey(image, x, y) * inv255;
       }
       outMask[o] = mask === null ? 1 : (mask[yi * w + xi] as number);
     }

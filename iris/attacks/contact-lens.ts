@@ -16,6 +16,7 @@
 import { blurredNoise, smoothField } from '../synth/fields.ts';
 import { hashSeed, Rng, type Seed } from '../synth/random.ts';
 import type { IrisOverlay, SurfacePoint, SurfaceShade } from '../synth/render.ts';
+import { type PolarGrid, sampleTexture } from '../synth/texture.ts';
 
 const TWO_PI = 2 * Math.PI;
 /** Design table: angular x radial cells between the clear zone and the outer edge of the print. */
@@ -40,7 +41,7 @@ export interface LensModel {
   edgeRadius: number;
   edgeDepth: number;
   /** Design (0-1: the dot area share), angular x radial over [clearRadius, outerRadius]. */
-  design: Float32Array;
+  design: PolarGrid;
 }
 
 const models = new Map<number, LensModel>();
@@ -96,7 +97,7 @@ export function lensModel(model: Seed): LensModel {
     opacity: rng.uniform(0.55, 0.95),
     edgeRadius: rng.uniform(1.12, 1.25),
     edgeDepth: rng.uniform(0.02, 0.08),
-    design,
+    design: { radial: R, angular: A, data: design },
   };
   models.set(key, result);
   return result;
@@ -104,21 +105,7 @@ export function lensModel(model: Seed): LensModel {
 
 /** The design's dot area share at lens angle a (radians) and radius s (iris radii), bilinear. */
 function designAt(m: LensModel, a: number, s: number): number {
-  const A = DESIGN_ANGULAR;
-  const R = DESIGN_RADIAL;
-  let x = (a * A) / TWO_PI - 0.5;
-  x -= A * Math.floor(x / A);
-  const y = Math.min(R - 1, Math.max(0, ((s - m.clearRadius) / (m.outerRadius - m.clearRadius)) * R - 0.5));
-  const x0 = Math.floor(x) % A;
-  const x1 = x0 + 1 === A ? 0 : x0 + 1;
-  const y0 = Math.floor(y);
-  const y1 = Math.min(R - 1, y0 + 1);
-  const fx = x - Math.floor(x);
-  const fy = y - y0;
-  const d = m.design;
-  const top = (d[y0 * A + x0] as number) * (1 - fx) + (d[y0 * A + x1] as number) * fx;
-  const bottom = (d[y1 * A + x0] as number) * (1 - fx) + (d[y1 * A + x1] as number) * fx;
-  return top + (bottom - top) * fy;
+  return sampleTexture(m.design, a, (s - m.clearRadius) / (m.outerRadius - m.clearRadius));
 }
 
 /**

@@ -13,6 +13,7 @@
 import { blurredNoise } from '../synth/fields.ts';
 import { hashSeed, Rng, type Seed } from '../synth/random.ts';
 import type { IrisOverlay, SurfacePoint, SurfaceShade } from '../synth/render.ts';
+import { type PolarGrid, sampleTexture } from '../synth/texture.ts';
 import type { IdentityParams, SessionParams } from '../synth/types.ts';
 
 const TWO_PI = 2 * Math.PI;
@@ -32,7 +33,7 @@ interface ProstheticModel {
   truth: ProstheticTruth;
   scleraGrey: number;
   /** exp(contrast * pattern), angular x radial over rho in [0, 1]. */
-  paint: Float32Array;
+  paint: PolarGrid;
 }
 
 function prostheticModel(model: Seed): ProstheticModel {
@@ -90,25 +91,8 @@ function prostheticModel(model: Seed): ProstheticModel {
       pupilGrey: Math.round(rng.uniform(10, 70) * 10) / 10,
     },
     scleraGrey: rng.uniform(175, 230),
-    paint,
+    paint: { radial: R, angular: A, data: paint },
   };
-}
-
-function samplePaint(paint: Float32Array, theta: number, rho: number): number {
-  const A = PAINT_ANGULAR;
-  const R = PAINT_RADIAL;
-  let x = (theta * A) / TWO_PI - 0.5;
-  x -= A * Math.floor(x / A);
-  const y = Math.min(R - 1, Math.max(0, rho * R - 0.5));
-  const x0 = Math.floor(x) % A;
-  const x1 = x0 + 1 === A ? 0 : x0 + 1;
-  const y0 = Math.floor(y);
-  const y1 = Math.min(R - 1, y0 + 1);
-  const fx = x - Math.floor(x);
-  const fy = y - y0;
-  const top = (paint[y0 * A + x0] as number) * (1 - fx) + (paint[y0 * A + x1] as number) * fx;
-  const bottom = (paint[y1 * A + x0] as number) * (1 - fx) + (paint[y1 * A + x1] as number) * fx;
-  return top + (bottom - top) * fy;
 }
 
 /**
@@ -149,7 +133,7 @@ export function prosthesis(
     shade(p: SurfacePoint, out: SurfaceShade): void {
       // The painted iris replaces the ring; the renderer draws the painted pupil and the sclera.
       if (p.rho < 0 || p.rho > 1) return;
-      out.grey = m.truth.irisGrey * samplePaint(m.paint, p.theta - rotation, p.rho);
+      out.grey = m.truth.irisGrey * sampleTexture(m.paint, p.theta - rotation, p.rho);
     },
   };
   return { identity: worn, session: captured, overlay, truth: m.truth };

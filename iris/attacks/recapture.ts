@@ -4,6 +4,7 @@
  * in front of the camera (a similarity: scale, in-plane rotation and shift about the image centre).
  */
 
+import { bilinearGrey } from '../grey-sampling.ts';
 import { type GeneratedEye, generateEye } from '../synth/generate.ts';
 import type { Rng } from '../synth/random.ts';
 import { sampleSession } from '../synth/sample.ts';
@@ -81,18 +82,9 @@ export class PlacementMap {
 
 /** Bilinear sample of an 8-bit image at a real position; `outside` beyond its edges. */
 export function sampleGrey(image: GreyImage, x: number, y: number, outside: number): number {
-  const { width, height, data } = image;
+  const { width, height } = image;
   if (x < -0.5 || y < -0.5 || x > width - 0.5 || y > height - 0.5) return outside;
-  const xc = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
-  const yc = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
-  const x0 = Math.min(width - 2, Math.floor(xc));
-  const y0 = Math.min(height - 2, Math.floor(yc));
-  const fx = xc - x0;
-  const fy = yc - y0;
-  const i = y0 * width + x0;
-  const top = (data[i] as number) * (1 - fx) + (data[i + 1] as number) * fx;
-  const bottom = (data[i + width] as number) * (1 - fx) + (data[i + width + 1] as number) * fx;
-  return top + (bottom - top) * fy;
+  return bilinearGrey(image, x, y);
 }
 
 /** The source's label map as the camera sees the reproduction (nearest label; 0 beyond the source). */

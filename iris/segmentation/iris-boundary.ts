@@ -18,18 +18,11 @@ import { ellipseRadiusAt, ransacCircle } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
 import { median } from './image-ops.ts';
 import { allocProfile, parabolicPeakOffset, sampleRay } from './rays.ts';
+import type { BoundarySupport } from './types.ts';
 
-export interface IrisFit {
+/** The iris (limbus) ellipse; its edgeStrength is the median step at the accepted points. */
+export interface IrisFit extends BoundarySupport {
   ellipse: Ellipse;
-  /** Accepted boundary points and their final weights. */
-  xs: Float64Array;
-  ys: Float64Array;
-  weights: Float64Array;
-  /** Fraction of the rays cast in the final pass that support the fit. */
-  inlierFraction: number;
-  rms: number;
-  /** Median dark-to-bright step (grey levels) at the accepted points. */
-  edgeStrength: number;
   /** Median iris intensity just outside the pupil. */
   irisLevel: number;
   /** Sum-of-steps peak of pass 1, per ray. */
@@ -281,17 +274,11 @@ function irisSideWeight(values: Float32Array, i: number, half: number, n: number
   return w <= 0 ? 0 : w >= 1 ? 1 : w;
 }
 
-interface RayFit {
+interface RayFit extends BoundarySupport {
   cx: number;
   cy: number;
   /** Radius along the major axis of the shape. */
   rho: number;
-  xs: Float64Array;
-  ys: Float64Array;
-  weights: Float64Array;
-  inlierFraction: number;
-  rms: number;
-  edgeStrength: number;
 }
 
 function raysAndFit(

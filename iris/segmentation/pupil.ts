@@ -15,6 +15,7 @@ import type { Ellipse } from './geometry.ts';
 import { ellipseRadiusAt, ransacCircle, robustEllipse } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
 import { allocProfile, parabolicPeakOffset, sampleRay } from './rays.ts';
+import type { BoundarySupport } from './types.ts';
 
 export interface PupilCandidate {
   /** Ellipse in full-resolution pixels. */
@@ -240,17 +241,9 @@ export function pupilCandidates(coarse: FloatImage, factor: number): PupilCandid
   return cands;
 }
 
-export interface PupilFit {
+/** The pupil ellipse; its edgeStrength is the mean step at the accepted points. */
+export interface PupilFit extends BoundarySupport {
   ellipse: Ellipse;
-  /** Boundary points found on the rays (full-resolution pixels), with their weights after fitting. */
-  xs: Float64Array;
-  ys: Float64Array;
-  weights: Float64Array;
-  /** Fraction of rays that gave an accepted edge. */
-  inlierFraction: number;
-  rms: number;
-  /** Mean edge step (grey levels) of accepted points. */
-  edgeStrength: number;
 }
 
 const RAYS = 128;

@@ -13,6 +13,19 @@ export interface Point {
   y: number;
 }
 
+/** The boundary points a pupil or iris fit rests on, with how well they support it. */
+export interface BoundarySupport {
+  /** Boundary points found on the rays (full-resolution pixels), with their weights after fitting. */
+  xs: Float64Array;
+  ys: Float64Array;
+  weights: Float64Array;
+  /** Fraction of the rays cast (in the final pass) that support the fit. */
+  inlierFraction: number;
+  rms: number;
+  /** Dark-to-bright step (grey levels) at the accepted points. */
+  edgeStrength: number;
+}
+
 export interface EyeSegmentation {
   width: number;
   height: number;

@@ -24,14 +24,17 @@ export const TEXTURE_ANGULAR = 1024;
 
 const TWO_PI = 2 * Math.PI;
 
-export interface IrisTexture {
-  /** Rows, from the pupil boundary (row 0) to the iris boundary. */
+/** Values on a polar grid: radial x angular cells, row-major (see sampleTexture for where each sits). */
+export interface PolarGrid {
+  /** Rows, from the inner edge (row 0) to the outer edge. */
   radial: number;
-  /** Columns around the circle (see sampleTexture for where each cell sits). */
+  /** Columns around the circle. */
   angular: number;
-  /** radial x angular values, row-major, mean 0 and standard deviation 1. */
   data: Float32Array;
 }
+
+/** An identity's iris texture: rows from the pupil boundary to the iris boundary, mean 0, sd 1. */
+export type IrisTexture = PolarGrid;
 
 /** Wraps an angle difference into [-pi, pi). */
 function wrapAngle(d: number): number {
@@ -283,7 +286,7 @@ function stampBlob(data: Float32Array, rng: Rng, blob: Blob): void {
  * Bilinear sample at angle theta (radians, any value; wraps) and normalised radius rho (clamped to [0, 1]).
  * Cell (r, c) sits at rho = (r + 0.5) / radial, theta = 2 pi (c + 0.5) / angular.
  */
-export function sampleTexture(tex: IrisTexture, theta: number, rho: number): number {
+export function sampleTexture(tex: PolarGrid, theta: number, rho: number): number {
   const A = tex.angular;
   const R = tex.radial;
   let x = (theta * A) / TWO_PI - 0.5;
