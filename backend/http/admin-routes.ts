@@ -11,11 +11,11 @@ import {
   CertificateRequest,
   DeviceIdParam,
   DeviceReply,
+  ERROR_REPLIES,
   RevokeRequest,
   TrustedCaReply,
 } from './schemas.ts';
 
-const errors = { '4xx': { $ref: 'ErrorReply#' }, '5xx': { $ref: 'ErrorReply#' } };
 const operator = [{ operator: [] }];
 
 function deviceJson({ certificateDer: _der, lastCounter: _counter, ...device }: DeviceRecord) {
@@ -41,7 +41,7 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
           security: operator,
           summary: 'Trust a manufacturer CA',
           body: CertificateRequest,
-          response: { 200: TrustedCaReply, ...errors },
+          response: { 200: TrustedCaReply, ...ERROR_REPLIES },
         },
       },
       async (request) => caJson(await devices.trustCa(request.body.certificate, clock())),
@@ -53,7 +53,7 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
           tags,
           security: operator,
           summary: 'The trusted manufacturer CAs',
-          response: { 200: Type.Array(TrustedCaReply), ...errors },
+          response: { 200: Type.Array(TrustedCaReply), ...ERROR_REPLIES },
         },
       },
       async () => (await devices.listTrustedCas()).map(caJson),
@@ -66,7 +66,7 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
           security: operator,
           summary: 'Register a device by its certificate (201 new, 200 already registered)',
           body: CertificateRequest,
-          response: { 200: DeviceReply, 201: DeviceReply, ...errors },
+          response: { 200: DeviceReply, 201: DeviceReply, ...ERROR_REPLIES },
         },
       },
       async (request, reply) => {
@@ -82,7 +82,7 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
           tags,
           security: operator,
           summary: 'Every registered device',
-          response: { 200: Type.Array(DeviceReply), ...errors },
+          response: { 200: Type.Array(DeviceReply), ...ERROR_REPLIES },
         },
       },
       async () => (await devices.list()).map(deviceJson),
@@ -96,7 +96,7 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
           summary: 'Revoke a device for good',
           params: DeviceIdParam,
           body: RevokeRequest,
-          response: { 200: DeviceReply, ...errors },
+          response: { 200: DeviceReply, ...ERROR_REPLIES },
         },
       },
       async (request) => {
@@ -112,7 +112,7 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
           tags,
           security: operator,
           summary: 'Verify the audit log hash chain',
-          response: { 200: AuditReply, ...errors },
+          response: { 200: AuditReply, ...ERROR_REPLIES },
         },
       },
       async () => verifyAuditChain(db),

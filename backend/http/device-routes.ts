@@ -12,6 +12,7 @@ import { httpStatus } from './error-status.ts';
 import {
   ChallengeReply,
   DeviceIdParam,
+  ERROR_REPLIES,
   SessionReply,
   SignupReply,
   SignupRequest,
@@ -19,7 +20,6 @@ import {
   TokenRequest,
 } from './schemas.ts';
 
-const errors = { '4xx': { $ref: 'ErrorReply#' }, '5xx': { $ref: 'ErrorReply#' } };
 const device = [{ device: [] }];
 
 export function deviceRoutes(services: BackendServices) {
@@ -38,7 +38,7 @@ export function deviceRoutes(services: BackendServices) {
           tags: ['device'],
           summary: 'A single-use challenge for the device to sign with its attestation key',
           params: DeviceIdParam,
-          response: { 200: ChallengeReply, ...errors },
+          response: { 200: ChallengeReply, ...ERROR_REPLIES },
         },
       },
       async (request) => {
@@ -62,7 +62,7 @@ export function deviceRoutes(services: BackendServices) {
           summary: 'A short-lived device token for a signed challenge',
           params: DeviceIdParam,
           body: TokenRequest,
-          response: { 200: TokenReply, ...errors },
+          response: { 200: TokenReply, ...ERROR_REPLIES },
         },
       },
       async (request) => {
@@ -88,7 +88,7 @@ export function deviceRoutes(services: BackendServices) {
           tags: ['device'],
           summary: 'A single-use, expiring session nonce bound to the device',
           security: device,
-          response: { 200: SessionReply, ...errors },
+          response: { 200: SessionReply, ...ERROR_REPLIES },
         },
       },
       async (request) => {
@@ -111,7 +111,7 @@ export function deviceRoutes(services: BackendServices) {
             'Idempotent: the same signup sent again gets the same answer. Rejections answer { code, message } only, never a distance or score.',
           security: device,
           body: SignupRequest,
-          response: { 200: SignupReply, ...errors },
+          response: { 200: SignupReply, ...ERROR_REPLIES },
         },
       },
       async (request, reply) => {

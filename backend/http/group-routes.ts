@@ -1,9 +1,14 @@
 /** The Semaphore group, public: current root, whether a root may be used now, a member's inclusion proof. */
 import type { BackendServices } from '../service.ts';
 import type { App } from './app.ts';
-import { CommitmentParam, InclusionProofReply, RootParam, RootReply, RootStatusReply } from './schemas.ts';
-
-const errors = { '4xx': { $ref: 'ErrorReply#' } };
+import {
+  CommitmentParam,
+  ERROR_REPLIES,
+  InclusionProofReply,
+  RootParam,
+  RootReply,
+  RootStatusReply,
+} from './schemas.ts';
 
 export function groupRoutes({ group, clock }: BackendServices) {
   return async (app: App) => {
@@ -20,7 +25,7 @@ export function groupRoutes({ group, clock }: BackendServices) {
           summary:
             'Whether a root is current, still valid (replaced less than the expiry ago), expired or unknown',
           params: RootParam,
-          response: { 200: RootStatusReply, ...errors },
+          response: { 200: RootStatusReply, ...ERROR_REPLIES },
         },
       },
       async (request) => {
@@ -35,7 +40,7 @@ export function groupRoutes({ group, clock }: BackendServices) {
           tags: ['group'],
           summary: 'The Merkle inclusion proof of a member against the current root',
           params: CommitmentParam,
-          response: { 200: InclusionProofReply, ...errors },
+          response: { 200: InclusionProofReply, ...ERROR_REPLIES },
         },
       },
       async (request) => {

@@ -5,9 +5,7 @@ import { IrisgateError } from '../../protocol/errors.ts';
 import { RECEIPT_ALGORITHM } from '../../protocol/signup-receipt.ts';
 import type { BackendServices } from '../service.ts';
 import type { App } from './app.ts';
-import { InfoReply } from './schemas.ts';
-
-const errors = { '4xx': { $ref: 'ErrorReply#' }, '5xx': { $ref: 'ErrorReply#' } };
+import { ERROR_REPLIES, InfoReply } from './schemas.ts';
 
 export function opsRoutes({ config, db, group, index, metrics, secrets }: BackendServices) {
   return async (app: App) => {
@@ -34,7 +32,7 @@ export function opsRoutes({ config, db, group, index, metrics, secrets }: Backen
               members: Type.Integer(),
               enrolledEyes: Type.Integer(),
             }),
-            ...errors,
+            ...ERROR_REPLIES,
           },
         },
       },

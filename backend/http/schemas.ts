@@ -24,6 +24,9 @@ export const ErrorReply = Type.Object(
   { $id: 'ErrorReply' },
 );
 
+/** The error replies every route documents (ErrorReply, registered by the app). */
+export const ERROR_REPLIES = { '4xx': { $ref: 'ErrorReply#' }, '5xx': { $ref: 'ErrorReply#' } } as const;
+
 export const ChallengeReply = Type.Object({
   audience: Type.String({ description: "this backend's name, part of what the device signs" }),
   challenge: hex(32, 'random challenge'),
