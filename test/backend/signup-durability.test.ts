@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEMPLATE_KEY_FILE } from '../../backend/backend-secrets.ts';
 import { WRAPPED_TEMPLATE_KEY_FILE } from '../../backend/template-key.ts';
+import { packIrisCode } from '../../iris/matcher.ts';
 import { fromHex } from '../../protocol/bytes.ts';
 import { receiptFromJson, verifyReceipt } from '../../protocol/signup-receipt.ts';
 import { inject, recapture, startTestBackend, syntheticEye, type TestBackend } from '../support/backend.ts';
@@ -141,9 +142,13 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
       'select member_index, ciphertext from enrolled_templates order by member_index',
     );
     expect(rows).toHaveLength(2);
-    const packedCode = Buffer.from(eye.code.slice(0, 64));
-    for (const row of rows)
-      expect(Buffer.from(row.ciphertext).includes(packedCode.subarray(0, 8))).toBe(false);
+    // What an unencrypted row would hold: the packed template (1,024 little-endian words), plus the GCM tag.
+    const plaintext = Buffer.from(packIrisCode(eye).buffer);
+    const stored = Buffer.from(rows[0]?.ciphertext ?? []);
+    expect(stored.length).toBe(plaintext.length + 16);
+    for (let at = 0; at < plaintext.length; at += 512) {
+      expect(stored.includes(plaintext.subarray(at, at + 32))).toBe(false);
+    }
     // Give member 0 member 1's ciphertext: it decrypts only as member 1's, so the backend refuses to start.
     await db.query(
       'update enrolled_templates set ciphertext = (select ciphertext from enrolled_templates where member_index = 1) where member_index = 0',
