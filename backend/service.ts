@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_MATCH_THRESHOLD } from '../iris/matcher.ts';
 import { type BackendSecrets, loadBackendSecrets } from './backend-secrets.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, DEFAULT_TOKEN_TTL_MS, DeviceTokens } from './device-auth.ts';
 import { DeviceBudget } from './device-budget.ts';
@@ -18,7 +19,7 @@ import { defaultSignupPolicy, type SignupPolicy } from './signup-policy.ts';
 import { type Database, type DatabaseLocation, openDatabase } from './storage/database.ts';
 import { migrate } from './storage/migrations.ts';
 import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
-import { DEFAULT_MATCH_THRESHOLD, UniquenessIndex } from './uniqueness-index.ts';
+import { UniquenessIndex } from './uniqueness-index.ts';
 
 export const SOFTWARE_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -6,17 +6,25 @@
  *
  * Both eyes of every person go into one gallery and a probe eye is compared with all of them, whatever
  * side either claims: a side label is the device's word, and an attacker who swaps it must not dodge the
- * search. The uniqueness threshold is the raw fractional Hamming distance over 31 rotations, as iris-mpc.
+ * search. The uniqueness threshold is the raw fractional Hamming distance over 31 rotations, as iris-mpc;
+ * each probe eye is also searched by parts (iris/matcher.ts PROBE_PARTS, DEFAULT_PART_MATCH), so an eye
+ * partly covered (a patch the detector missed) still finds its enrolment through the part left clear.
  */
 
-import { PACKED_WORDS, type PackedIrisCode, packIrisCode } from '../iris/matcher.ts';
+import {
+  DEFAULT_MATCH_THRESHOLD,
+  DEFAULT_PART_MATCH,
+  PACKED_WORDS,
+  type PackedIrisCode,
+  packIrisCode,
+} from '../iris/matcher.ts';
+
 import { ShardedGallery } from '../iris/sharded-gallery.ts';
 import type { IrisCode } from '../protocol/iris-code-layout.ts';
 import type { EyeSide } from '../protocol/signup-envelope.ts';
 import type { TemplateCipher } from './backend-secrets.ts';
 import type { Database, Sql } from './storage/database.ts';
 
-export const DEFAULT_MATCH_THRESHOLD = 0.345;
 const LOAD_PAGE = 5000;
 
 export interface Duplicate {
@@ -157,6 +165,7 @@ export class UniquenessIndex {
     for (const eye of eyes) {
       const [hit] = await this.gallery.search(this.#pack(eye.template), {
         threshold: this.threshold,
+        parts: DEFAULT_PART_MATCH,
         limit: 1,
         from,
       });

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { backendCommand } from '../backend/cli.ts';
 import { hsmCommand } from '../hsm/cli.ts';
-import { padCommand } from '../iris/attacks/cli.ts';
 import { irisCommand } from '../iris/cli.ts';
+import { padCommand } from '../iris/pad/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {

@@ -10,11 +10,8 @@
  *               |cos(arg z)| <= cos(0.0873) (not within 5 degrees of the real axis)
  *   A response that is exactly 0 (real and imaginary) has mask response 0 (open-iris ConvFilterBank).
  *
- * The model file is checked against models/manifest.json before it is loaded.
+ * The model file is checked against models/manifest.json before it is loaded (model-file.ts).
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-web';
 import {
@@ -39,6 +36,7 @@ import {
   NORMALIZED_WIDTH,
   type NormalizedIris,
 } from '../protocol/iris-code-layout.ts';
+import { readVerifiedModel } from './model-file.ts';
 
 export const DEFAULT_MODEL_PATH = fileURLToPath(
   new URL(`../models/${IRIS_CODE_MODEL_FILE}`, import.meta.url),
@@ -61,26 +59,6 @@ export interface IrisEncoder {
   filterResponses(normalized: NormalizedIris): Promise<FilterBankResponses>;
   /** Frees the onnxruntime session. */
   release(): Promise<void>;
-}
-
-interface ManifestFile {
-  models?: Array<{ file?: unknown; sha256?: unknown }>;
-}
-
-async function expectedSha256(manifestPath: string, file: string): Promise<string> {
-  let manifest: ManifestFile;
-  try {
-    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ManifestFile;
-  } catch (cause) {
-    throw new IrisgateError('model_hash_mismatch', `cannot read the model manifest ${manifestPath}`, {
-      cause,
-    });
-  }
-  const entry = manifest.models?.find((m) => m.file === file);
-  if (!entry || typeof entry.sha256 !== 'string') {
-    throw new IrisgateError('model_hash_mismatch', `${file} is not listed in ${manifestPath}`);
-  }
-  return entry.sha256.toLowerCase();
 }
 
 /** Fragile-bit refinement and binarisation of filter responses (pure; the encoder's last step). */
@@ -121,15 +99,7 @@ function checkInput(normalized: NormalizedIris): void {
 export async function createIrisEncoder(options: IrisEncoderOptions = {}): Promise<IrisEncoder> {
   const modelPath = options.modelPath ?? DEFAULT_MODEL_PATH;
   const manifestPath = options.manifestPath ?? DEFAULT_MANIFEST_PATH;
-  const bytes = new Uint8Array(await readFile(modelPath));
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const expected = await expectedSha256(manifestPath, basename(modelPath));
-  if (sha256 !== expected) {
-    throw new IrisgateError(
-      'model_hash_mismatch',
-      `${modelPath} has sha256 ${sha256}, the manifest lists ${expected}`,
-    );
-  }
+  const { bytes, sha256 } = await readVerifiedModel(modelPath, manifestPath);
   ort.env.wasm.numThreads = 1;
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: ['wasm'],

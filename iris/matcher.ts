@@ -349,6 +349,51 @@ export interface SearchOptions {
   limit?: number;
   /** Search only the templates from this position on (default 0: all). */
   from?: number;
+  /**
+   * Occlusion-tolerant search: also search each part of the probe (PROBE_PARTS) on its own, and report a
+   * template that some part matches below `threshold` over at least `minCommonBits` common bits.
+   */
+  parts?: { threshold: number; minCommonBits: number };
+}
+
+/** The raw FHD below which two whole templates are the same eye (iris-mpc's threshold). */
+export const DEFAULT_MATCH_THRESHOLD = 0.345;
+/**
+ * Part matching's defaults: on the synthetic sets, impostor part distances start at about 0.37 (7,080
+ * pairs) while a person's own parts stay below 0.17; a part needs 1,500 common bits to count.
+ */
+export const DEFAULT_PART_MATCH = { threshold: 0.3, minCommonBits: 1500 } as const;
+
+/**
+ * The parts of an iris a probe is also searched by: the eight half rings starting every 45 degrees and the
+ * inner and outer half of the ring. Whatever covers part of the iris (a lid, a lash, a patch that the
+ * patch detector missed) and whatever it shows there, some part of the probe lies clear of it as long as
+ * it spans less than 135 degrees of the ring or stays in one radial half, and that part still matches the
+ * person's enrolment: covering an iris cannot buy a second identity. A part holds about half of the bits,
+ * so an impostor's part distance spreads about 1.4 times as wide as a whole probe's: the part threshold
+ * sits below the whole one.
+ */
+export const PROBE_PARTS: ReadonlyArray<{ name: string; keeps(row: number, column: number): boolean }> = [
+  ...Array.from({ length: 8 }, (_, k) => ({
+    name: `half-ring-${k * 45}deg`,
+    keeps: (_row: number, column: number) =>
+      (column - k * 32 + CODE_COLUMNS) % CODE_COLUMNS < CODE_COLUMNS / 2,
+  })),
+  { name: 'inner-ring', keeps: (row: number) => row < CODE_ROWS / 2 },
+  { name: 'outer-ring', keeps: (row: number) => row >= CODE_ROWS / 2 },
+];
+
+/** The probe with its mask cleared outside one part (PROBE_PARTS[part]). */
+export function probePart(probe: PackedIrisCode, part: number): PackedIrisCode {
+  checkPacked(probe);
+  const spec = PROBE_PARTS[part];
+  if (!spec) throw new RangeError(`no probe part ${part}`);
+  const out = probe.slice();
+  for (let w = 0; w < HALF_WORDS; w++) {
+    // Word w holds row w / 32, columns 8 (w % 32) .. 8 (w % 32) + 7: a part keeps or drops whole words.
+    if (!spec.keeps(Math.floor(w / ROW_WORDS), 8 * (w % ROW_WORDS))) out[HALF_WORDS + w] = 0;
+  }
+  return out;
 }
 
 export interface SearchHit {
@@ -357,6 +402,8 @@ export interface SearchHit {
   hdRaw: number;
   rotation: number;
   commonBits: number;
+  /** For a hit found by a part of the probe only (SearchOptions.parts): the part's name. */
+  part?: string;
 }
 
 export type SearchEngine = 'wasm' | 'js';
@@ -438,12 +485,37 @@ export class IrisGallery {
    * index first), at most `limit` of them.
    */
   search(probe: IrisCode | PackedIrisCode, options: SearchOptions = {}): SearchHit[] {
-    const threshold = Math.min(options.threshold ?? 1, 1);
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     const packed = probe instanceof Uint32Array ? probe : packIrisCode(probe);
+    const from = Math.max(0, options.from ?? 0);
+    const byIndex = new Map<number, SearchHit>();
+    this.#scan(packed, from, Math.min(options.threshold ?? 1, 1), 1, (hit) => byIndex.set(hit.index, hit));
+    if (options.parts) {
+      const { threshold, minCommonBits } = options.parts;
+      for (let part = 0; part < PROBE_PARTS.length; part++) {
+        const name = (PROBE_PARTS[part] as { name: string }).name;
+        this.#scan(probePart(packed, part), from, threshold, minCommonBits, (hit) => {
+          const known = byIndex.get(hit.index);
+          if (!known || (known.part !== undefined && hit.hdRaw < known.hdRaw)) {
+            byIndex.set(hit.index, { ...hit, part: name });
+          }
+        });
+      }
+    }
+    const hits = [...byIndex.values()].sort((a, b) => a.hdRaw - b.hdRaw || a.index - b.index);
+    return hits.length > limit ? hits.slice(0, limit) : hits;
+  }
+
+  /** Reports every template from `from` on whose best raw HD is below threshold with n >= minCommon. */
+  #scan(
+    packed: PackedIrisCode,
+    from: number,
+    threshold: number,
+    minCommon: number,
+    report: (hit: SearchHit) => void,
+  ): void {
     rotateProbe(packed, this.#words, 0);
-    const hits: SearchHit[] = [];
-    for (let first = Math.max(0, options.from ?? 0); first < this.#size; first += CHUNK_TEMPLATES) {
+    for (let first = from; first < this.#size; first += CHUNK_TEMPLATES) {
       const count = Math.min(CHUNK_TEMPLATES, this.#size - first);
       this.#searchChunk(GALLERY_OFFSET + first * TEMPLATE_BYTES, count);
       const ints = this.#ints;
@@ -452,14 +524,12 @@ export class IrisGallery {
         const d = ints[at] as number;
         const n = ints[at + 1] as number;
         const hdRaw = d / n;
-        if (hdRaw < threshold) {
+        if (hdRaw < threshold && n >= minCommon) {
           const k = ints[at + 2] as number;
-          hits.push({ index: first + t, hdRaw, rotation: SHIFT_ORDER[k] as number, commonBits: n });
+          report({ index: first + t, hdRaw, rotation: SHIFT_ORDER[k] as number, commonBits: n });
         }
       }
     }
-    hits.sort((a, b) => a.hdRaw - b.hdRaw || a.index - b.index);
-    return hits.length > limit ? hits.slice(0, limit) : hits;
   }
 
   #grow(): void {
@@ -844,4 +914,23 @@ function checkPacked(packed: PackedIrisCode): void {
       `a packed iris code is a Uint32Array of ${PACKED_WORDS} words`,
     );
   }
+}
+
+/**
+ * The best part match of a probe against one template (see PROBE_PARTS): the lowest raw HD any part
+ * scores over at least `minCommonBits` common bits, or undefined when no part has enough bits.
+ */
+export function matchParts(
+  probe: PackedIrisCode,
+  gallery: PackedIrisCode,
+  minCommonBits: number,
+): (MatchResult & { part: string }) | undefined {
+  let best: (MatchResult & { part: string }) | undefined;
+  for (let part = 0; part < PROBE_PARTS.length; part++) {
+    const result = matchPacked(probePart(probe, part), gallery);
+    if (result.commonBits >= minCommonBits && (!best || result.hdRaw < best.hdRaw)) {
+      best = { ...result, part: (PROBE_PARTS[part] as { name: string }).name };
+    }
+  }
+  return best;
 }

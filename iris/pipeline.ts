@@ -1,22 +1,41 @@
 /**
  * The whole iris pipeline for one frame: segmentation -> rubber-sheet normalisation -> quality gates
- * (geometry, occlusion, sharpness) -> iris code (ONNX) -> usable-bits gate. Every refusal is an
+ * (geometry, occlusion, sharpness) -> patch detector (models/patch-mask.onnx: a sticker or printed film
+ * over the iris is masked as occlusion) -> iris code (ONNX) -> usable-bits and visible-iris gates, counted
+ * after the patch mask. Every refusal is an
  * IrisgateError with a stable code; a success carries the template, the geometry in input pixels, the
  * quality measurements and the time each stage took.
  */
-import type { IrisCode } from '../protocol/iris-code-layout.ts';
+
+import { IrisgateError } from '../protocol/errors.ts';
+import type { IrisCode, NormalizedIris } from '../protocol/iris-code-layout.ts';
 import { createIrisEncoder, type IrisEncoder, type IrisEncoderOptions } from './encoder.ts';
 import { normalizeIris } from './normalization.ts';
-import { assertQuality, assertUsableBits, type QualityReport } from './quality.ts';
+import { createPatchMasker, type PatchMaskResult } from './pad/patch-mask.ts';
+import { assertQuality, assertUsableBits, QUALITY_THRESHOLDS, type QualityReport } from './quality.ts';
 import { segmentEye } from './segmentation/index.ts';
+import type { EyeSegmentation } from './segmentation/types.ts';
 import type { Circle, GreyImage } from './types.ts';
 
 export interface EncodedEye {
   code: IrisCode;
   geometry: { pupil: Circle; iris: Circle };
-  quality: QualityReport & { usableBits: number };
+  /** visibleAfterPatchMask: occlusion90 less the share the patch detector masked. */
+  quality: QualityReport & { usableBits: number; patchFraction: number; visibleAfterPatchMask: number };
+  /** The stages' results, for the presentation-attack detector to reuse (iris/pad/detector.ts). */
+  segmentation: EyeSegmentation;
+  /** The rubber sheet before the patch mask. */
+  normalized: NormalizedIris;
+  patch: PatchMaskResult;
   /** Milliseconds per stage, and in total. */
-  timings: { segmentation: number; normalization: number; quality: number; encoding: number; total: number };
+  timings: {
+    segmentation: number;
+    normalization: number;
+    quality: number;
+    patch: number;
+    encoding: number;
+    total: number;
+  };
 }
 
 export interface IrisPipeline {
@@ -32,8 +51,19 @@ function countOnes(bits: Uint8Array): number {
   return ones;
 }
 
+/** The visible-iris gate, after the patch mask: a patch never counts as visible iris. */
+export function assertVisibleAfterPatchMask(visible: number): void {
+  if (!(visible >= QUALITY_THRESHOLDS.minOcclusion90)) {
+    throw new IrisgateError(
+      'occluded',
+      `visible iris after masking the patch ${visible.toFixed(3)} < ${QUALITY_THRESHOLDS.minOcclusion90}`,
+    );
+  }
+}
+
 export async function createIrisPipeline(options: IrisEncoderOptions = {}): Promise<IrisPipeline> {
   const encoder: IrisEncoder = await createIrisEncoder(options);
+  const masker = await createPatchMasker(options.manifestPath ? { manifestPath: options.manifestPath } : {});
   return {
     modelSha256: encoder.modelSha256,
     async encode(image) {
@@ -45,23 +75,33 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
       // Geometry and sharpness gates together: normalising a frame that fails geometry costs about 1 ms.
       const quality = assertQuality(segmentation, normalized);
       const t3 = performance.now();
-      const code = await encoder.encode(normalized);
+      const patch = await masker.mask(normalized);
+      const visibleAfterPatchMask = quality.occlusion90 * (1 - patch.fraction);
+      assertVisibleAfterPatchMask(visibleAfterPatchMask);
+      const t4 = performance.now();
+      const code = await encoder.encode(patch.normalized);
       const usableBits = countOnes(code.mask);
       assertUsableBits(usableBits);
-      const t4 = performance.now();
+      const t5 = performance.now();
       return {
         code,
         geometry: { pupil: segmentation.pupil, iris: segmentation.iris },
-        quality: { ...quality, usableBits },
+        quality: { ...quality, usableBits, patchFraction: patch.fraction, visibleAfterPatchMask },
+        segmentation,
+        normalized,
+        patch,
         timings: {
           segmentation: t1 - t0,
           normalization: t2 - t1,
           quality: t3 - t2,
-          encoding: t4 - t3,
-          total: t4 - t0,
+          patch: t4 - t3,
+          encoding: t5 - t4,
+          total: t5 - t0,
         },
       };
     },
-    release: () => encoder.release(),
+    release: async () => {
+      await Promise.all([encoder.release(), masker.release()]);
+    },
   };
 }

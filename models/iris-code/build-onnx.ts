@@ -83,7 +83,7 @@ function rowRuns(kernelRows: number): RowRun[] {
   return runs;
 }
 
-function floatTensor(name: string, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
+export function floatTensor(name: string, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
   const bytes = new Uint8Array(values.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] ?? 0, true);
@@ -103,7 +103,7 @@ function ints(name: string, values: number[]): onnx.IAttributeProto {
   return { name, type: AttrType.INTS, ints: values };
 }
 
-function int(name: string, value: number): onnx.IAttributeProto {
+export function int(name: string, value: number): onnx.IAttributeProto {
   return { name, type: AttrType.INT, i: value };
 }
 
@@ -111,7 +111,7 @@ function str(name: string, value: string): onnx.IAttributeProto {
   return { name, type: AttrType.STRING, s: new TextEncoder().encode(value) };
 }
 
-function node(
+export function node(
   opType: string,
   inputs: string[],
   outputs: string[],

@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_MATCH_THRESHOLD,
+  DEFAULT_PART_MATCH,
   IrisGallery,
   type MatchResult,
   matchIrisCodes,
   matchIrisCodesNaive,
   matchPacked,
+  matchParts,
   normalizedHd,
+  PROBE_PARTS,
   packIrisCode,
+  probePart,
   ROTATIONS,
   rotatePacked,
   SHIFT_ORDER,
@@ -351,5 +356,105 @@ describe.each([
       { index: 5000, hdRaw: 0, rotation: 9, commonBits: probe.mask.reduce((sum, bit) => sum + bit, 0) },
     ]);
     expect(() => gallery.get(5001)).toThrow(RangeError);
+  });
+});
+
+describe('part matching (occlusion-tolerant search)', () => {
+  /** `x` with its code replaced by random bits in columns [from, from + width) of every row. */
+  function covered(
+    x: IrisCode,
+    random: () => number,
+    from: number,
+    width: number,
+    inverted = false,
+  ): IrisCode {
+    const code = x.code.slice();
+    for (let r = 0; r < CODE_ROWS; r++) {
+      for (let c = from; c < from + width; c++) {
+        for (let bit = 0; bit < 4; bit++) {
+          const i = (r * CODE_COLUMNS + (c % CODE_COLUMNS)) * 4 + bit;
+          code[i] = inverted ? (code[i] as number) ^ 1 : random() < 0.5 ? 1 : 0;
+        }
+      }
+    }
+    return { code, mask: x.mask.slice() };
+  }
+
+  it('a part keeps only its own mask bits, the code untouched', () => {
+    const random = seededRandom(41);
+    const x = packIrisCode(randomCode(random, 1, 0));
+    const kept = PROBE_PARTS.map((_, k) => {
+      const part = probePart(x, k);
+      expect(part.subarray(0, 512)).toEqual(x.subarray(0, 512));
+      return unpackIrisCode(part).mask.reduce((s, b) => s + b, 0);
+    });
+    // Half rings and radial halves each keep half of a full mask.
+    expect(kept).toEqual(PROBE_PARTS.map(() => CODE_BITS / 2));
+    // The half ring at 0 degrees keeps columns 0-127, the inner ring rows 0-7.
+    const half = unpackIrisCode(probePart(x, 0)).mask;
+    expect(half[(3 * CODE_COLUMNS + 127) * 4]).toBe(1);
+    expect(half[(3 * CODE_COLUMNS + 128) * 4]).toBe(0);
+    const inner = unpackIrisCode(
+      probePart(
+        x,
+        PROBE_PARTS.findIndex((p) => p.name === 'inner-ring'),
+      ),
+    ).mask;
+    expect(inner[(7 * CODE_COLUMNS + 5) * 4]).toBe(1);
+    expect(inner[(8 * CODE_COLUMNS + 5) * 4]).toBe(0);
+    expect(() => probePart(x, PROBE_PARTS.length)).toThrow(RangeError);
+  });
+
+  it('finds an eye whose code is 40% covered (even inverted there) by the part left clear', () => {
+    const random = seededRandom(42);
+    const enrolled = randomCode(random);
+    const gallery = new IrisGallery();
+    for (let k = 0; k < 200; k++) gallery.add(randomCode(random));
+    const index = gallery.add(enrolled);
+    const probe = covered(noisy(enrolled, random, 0.1), random, 30, 102, true);
+    // The whole probe misses: 40% of its bits disagree on purpose.
+    expect(matchIrisCodes(probe, enrolled).hdRaw).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+    expect(gallery.search(probe, { threshold: DEFAULT_MATCH_THRESHOLD })).toEqual([]);
+    const hits = gallery.search(probe, { threshold: DEFAULT_MATCH_THRESHOLD, parts: DEFAULT_PART_MATCH });
+    expect(hits.map((h) => h.index)).toEqual([index]);
+    expect(hits[0]?.part).toMatch(/^half-ring-/);
+    expect(hits[0]?.hdRaw).toBeLessThan(DEFAULT_PART_MATCH.threshold);
+    const pair = matchParts(packIrisCode(probe), packIrisCode(enrolled), DEFAULT_PART_MATCH.minCommonBits);
+    expect(pair?.hdRaw).toBeCloseTo(hits[0]?.hdRaw as number, 10);
+  });
+
+  it('keeps the whole-template hit when both match, and finds no impostor by parts', () => {
+    const random = seededRandom(43);
+    const enrolled = randomCode(random);
+    const gallery = new IrisGallery();
+    for (let k = 0; k < 300; k++) gallery.add(randomCode(random));
+    const index = gallery.add(enrolled);
+    const hits = gallery.search(noisy(enrolled, random, 0.1), {
+      threshold: DEFAULT_MATCH_THRESHOLD,
+      parts: DEFAULT_PART_MATCH,
+    });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]?.index).toBe(index);
+    expect(hits[0]?.part).toBeUndefined();
+    const stranger = randomCode(random);
+    expect(
+      gallery.search(stranger, { threshold: DEFAULT_MATCH_THRESHOLD, parts: DEFAULT_PART_MATCH }),
+    ).toEqual([]);
+  });
+
+  it('does not count a part with too few common bits', () => {
+    const random = seededRandom(44);
+    const enrolled = randomCode(random, 1, 0);
+    // A probe whose mask is set only in 8 columns: every part has far fewer than 1,500 common bits.
+    const probe = covered(enrolled, random, 0, 0);
+    probe.mask.fill(0);
+    for (let r = 0; r < CODE_ROWS; r++)
+      for (let c = 0; c < 8; c++) for (let b = 0; b < 4; b++) probe.mask[(r * CODE_COLUMNS + c) * 4 + b] = 1;
+    expect(
+      matchParts(packIrisCode(probe), packIrisCode(enrolled), DEFAULT_PART_MATCH.minCommonBits),
+    ).toBeUndefined();
+    const gallery = new IrisGallery();
+    gallery.add(enrolled);
+    expect(gallery.search(probe, { threshold: 0, parts: DEFAULT_PART_MATCH })).toEqual([]);
   });
 });

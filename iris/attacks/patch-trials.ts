@@ -1,0 +1,390 @@
+/**
+ * Patch attacks against the whole defence, one trial at a time (a task module for iris/task-pool.ts):
+ *
+ * - enrol: a person's live capture (session 0) through the iris pipeline; the packed template.
+ * - sybil: the enrolled person comes back (session 1) wearing a patch over `area` of the visible iris and
+ *   succeeds when a second identity would be issued: the frame passes the presentation-attack detector,
+ *   the pipeline's quality gates, and its template matches the enrolment neither whole (raw FHD below
+ *   DEFAULT_MATCH_THRESHOLD) nor by any part (DEFAULT_PART_MATCH): the backend's duplicate rule.
+ * - impersonation: another person wears a patch showing the victim's iris and succeeds when the frame
+ *   passes and its template matches the victim's enrolment whole (recognised as the victim).
+ *
+ * Modes: 'random' (patch-random), 'victim-texture' (patch-other-iris with the victim as donor), and
+ * 'white-box': the attacker holds our models and pipeline and their own (or the victim's) iris, keeps the
+ * physical patch outline of the random (or victim-texture) render, and searches its content with `budget`
+ * evaluations of the pipeline to push the distance to the enrolment up (or to the victim's down) while the
+ * detector still calls the frame live. Evaluations reuse the first frame's segmentation (the attacker's
+ * cheap local loop); the best content is then judged by the full pipeline like any other frame. The content
+ * is set pixel by pixel inside the patch as captured (no print or camera limits, only a pixel of blur at
+ * its edge), so this attacker is stronger than a physical one.
+ */
+import { IrisgateError } from '../../protocol/errors.ts';
+import { createIrisEncoder, type IrisEncoder } from '../encoder.ts';
+import {
+  DEFAULT_MATCH_THRESHOLD,
+  DEFAULT_PART_MATCH,
+  matchPacked,
+  matchParts,
+  type PackedIrisCode,
+  packIrisCode,
+} from '../matcher.ts';
+import { normalizeIris } from '../normalization.ts';
+import { createPadDetector, type PadDetector } from '../pad/detector.ts';
+import { createPatchMasker, type PatchMasker } from '../pad/patch-mask.ts';
+import { createIrisPipeline, type IrisPipeline } from '../pipeline.ts';
+import { segmentEye } from '../segmentation/index.ts';
+import { identityOf, LABEL, sessionOf } from '../synth/generate.ts';
+import { hashSeed, Rng } from '../synth/random.ts';
+import type { GreyImage } from '../types.ts';
+import { type AttackCapture, renderAttack, renderLive } from './render-attack.ts';
+
+export const PATCH_AREAS = [0.05, 0.1, 0.2, 0.3, 0.4] as const;
+export const WHITE_BOX_BUDGET = 500;
+
+export type TrialInput =
+  | { type: 'enrol'; seed: string; person: number }
+  | {
+      type: 'sybil';
+      seed: string;
+      person: number;
+      area: number;
+      mode: 'random' | 'white-box';
+      enrolment: PackedIrisCode;
+      budget?: number;
+    }
+  | {
+      type: 'impersonation';
+      seed: string;
+      person: number;
+      victim: number;
+      area: number;
+      mode: 'victim-texture' | 'white-box';
+      enrolment: PackedIrisCode;
+      budget?: number;
+    };
+
+export type EnrolOutcome = { ok: true; template: PackedIrisCode } | { ok: false; code: string };
+
+export interface TrialOutcome {
+  type: 'sybil' | 'impersonation';
+  mode: string;
+  person: number;
+  victim?: number;
+  area: number;
+  /** The covered share of the visible iris measured on the render. */
+  renderedArea: number;
+  /** The presentation-attack detector's verdict and score (0 when the pipeline refused the frame). */
+  live: boolean;
+  padScore: number;
+  /** The pipeline's refusal code, if it refused the frame. */
+  refused?: string;
+  /** Share of the usable iris the patch detector masked. */
+  maskedFraction: number;
+  /** Distances to the enrolment (own for sybil, the victim's for impersonation). */
+  wholeHd?: number;
+  partHd?: number;
+  /** The backend's duplicate rule: whole or part match. */
+  duplicate: boolean;
+  /** Whole-template match (recognition as that person). */
+  wholeMatch: boolean;
+  success: boolean;
+  evaluations: number;
+}
+
+let pipeline: IrisPipeline;
+let detector: PadDetector;
+let encoder: IrisEncoder;
+let masker: PatchMasker;
+
+export async function setup(): Promise<void> {
+  [pipeline, detector, encoder, masker] = await Promise.all([
+    createIrisPipeline(),
+    createPadDetector(),
+    createIrisEncoder(),
+    createPatchMasker(),
+  ]);
+}
+
+function person(seed: string, id: number) {
+  const identity = identityOf(seed, id);
+  return {
+    identity,
+    enrolSession: sessionOf(seed, identity, 0),
+    attackSession: sessionOf(seed, identity, 1),
+  };
+}
+
+interface Judgement {
+  live: boolean;
+  padScore: number;
+  refused?: string;
+  maskedFraction: number;
+  wholeHd?: number;
+  partHd?: number;
+  duplicate: boolean;
+  wholeMatch: boolean;
+}
+
+function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
+  const wholeHd = matchPacked(probe, enrolment).hdRaw;
+  const partHd = matchParts(probe, enrolment, DEFAULT_PART_MATCH.minCommonBits)?.hdRaw ?? 1;
+  return {
+    wholeHd,
+    partHd,
+    wholeMatch: wholeHd < DEFAULT_MATCH_THRESHOLD,
+    duplicate: wholeHd < DEFAULT_MATCH_THRESHOLD || partHd < DEFAULT_PART_MATCH.threshold,
+  };
+}
+
+/** A frame through the full defence: pipeline (with its patch mask and gates), detector, distances. */
+async function judge(image: GreyImage, enrolment: PackedIrisCode): Promise<Judgement> {
+  try {
+    const encoded = await pipeline.encode(image);
+    const pad = await detector.assessMeasured(image, encoded);
+    return {
+      live: pad.live,
+      padScore: pad.score,
+      maskedFraction: encoded.quality.patchFraction,
+      ...distances(packIrisCode(encoded.code), enrolment),
+    };
+  } catch (error) {
+    if (!(error instanceof IrisgateError)) throw error;
+    return {
+      live: false,
+      padScore: 0,
+      refused: error.code,
+      maskedFraction: 0,
+      duplicate: false,
+      wholeMatch: false,
+    };
+  }
+}
+
+/** The patch's pixels in a capture (LABEL.patch) and the pixels within one pixel of its outline. */
+function patchPixels(capture: AttackCapture): { inside: Int32Array; edge: Int32Array } {
+  const { width: w, height: h } = capture.image;
+  const labels = capture.labels.data;
+  const inside: number[] = [];
+  const edge: number[] = [];
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const p = labels[i] === LABEL.patch;
+      if (p) inside.push(i);
+      let mixed = false;
+      for (let d = -1; d <= 1 && !mixed; d++) {
+        for (let e = -1; e <= 1; e++) if ((labels[i + d * w + e] === LABEL.patch) !== p) mixed = true;
+      }
+      if (mixed) edge.push(i);
+    }
+  }
+  return { inside: Int32Array.from(inside), edge: Int32Array.from(edge) };
+}
+
+/** Box blur of radius r over the whole image (for the attacker's high-pass of an iris). */
+function boxBlur(src: Uint8Array, w: number, h: number, r: number): Float32Array {
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      let n = 0;
+      for (let d = -r; d <= r; d++) {
+        const xx = x + d;
+        if (xx < 0 || xx >= w) continue;
+        s += src[y * w + xx] as number;
+        n++;
+      }
+      tmp[y * w + x] = s / n;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      let n = 0;
+      for (let d = -r; d <= r; d++) {
+        const yy = y + d;
+        if (yy < 0 || yy >= h) continue;
+        s += tmp[yy * w + x] as number;
+        n++;
+      }
+      out[y * w + x] = s / n;
+    }
+  }
+  return out;
+}
+
+/**
+ * The attacker's content family over the patch pixels: a brightness (mean times 1 + b), minus g times the
+ * high-pass of a reference iris (own iris for sybil, inverted: its bits flip; for impersonation the sign is
+ * +, the victim's texture amplified), plus n times a noise field; `r` picks the high-pass scale.
+ */
+interface Params {
+  g: number;
+  b: number;
+  n: number;
+  r: number;
+  s: number;
+}
+
+function whiteBoxSearch(
+  rng: Rng,
+  base: AttackCapture,
+  reference: GreyImage,
+  sign: 1 | -1,
+  budget: number,
+  evaluate: (image: GreyImage) => Promise<number>,
+): Promise<{ image: GreyImage; evaluations: number }> {
+  const { width: w, height: h } = base.image;
+  const { inside, edge } = patchPixels(base);
+  const radii = [1, 2, 4];
+  const highPass = radii.map((r) => {
+    const blur = boxBlur(reference.data, w, h, r);
+    return Float32Array.from(inside, (i) => (reference.data[i] as number) - (blur[i] as number));
+  });
+  let mean = 0;
+  for (const i of inside) mean += reference.data[i] as number;
+  mean /= Math.max(1, inside.length);
+  const noise = [0, 1, 2, 3].map((k) => {
+    const nr = rng.fork(`noise${k}`);
+    const raw = new Uint8Array(w * h);
+    for (const i of inside) raw[i] = Math.round(127 + nr.normal(0, 60));
+    const smooth = boxBlur(raw, w, h, 1 + k);
+    return Float32Array.from(inside, (i) => ((smooth[i] as number) - 127) / 30);
+  });
+  const compose = (p: Params): GreyImage => {
+    const data = base.image.data.slice();
+    const hp = highPass[p.r] as Float32Array;
+    const nz = noise[p.s] as Float32Array;
+    for (let k = 0; k < inside.length; k++) {
+      const v = mean * (1 + p.b) + sign * p.g * (hp[k] as number) + p.n * (nz[k] as number);
+      data[inside[k] as number] = Math.max(0, Math.min(255, Math.round(v)));
+    }
+    const blurred = data.slice();
+    for (const i of edge) {
+      let s = 0;
+      for (let d = -1; d <= 1; d++) for (let e = -1; e <= 1; e++) s += data[i + d * w + e] as number;
+      blurred[i] = Math.round(s / 9);
+    }
+    return { width: w, height: h, data: blurred };
+  };
+  const draw = (): Params => ({
+    g: rng.uniform(0, 4),
+    b: rng.uniform(-0.3, 0.3),
+    n: rng.chance(0.5) ? 0 : rng.uniform(0, 30),
+    r: rng.int(0, radii.length - 1),
+    s: rng.int(0, noise.length - 1),
+  });
+  const perturb = (p: Params): Params => ({
+    g: Math.max(0, p.g + rng.normal(0, 0.4)),
+    b: Math.max(-0.5, Math.min(0.5, p.b + rng.normal(0, 0.05))),
+    n: Math.max(0, p.n + rng.normal(0, 4)),
+    r: rng.chance(0.2) ? rng.int(0, radii.length - 1) : p.r,
+    s: rng.chance(0.2) ? rng.int(0, noise.length - 1) : p.s,
+  });
+  return (async () => {
+    let best = { g: 1.5, b: 0, n: 0, r: 1, s: 0 };
+    let bestScore = await evaluate(compose(best));
+    for (let k = 1; k < budget; k++) {
+      const candidate = rng.chance(0.4) ? draw() : perturb(best);
+      const score = await evaluate(compose(candidate));
+      if (score > bestScore) {
+        best = candidate;
+        bestScore = score;
+      }
+    }
+    return { image: compose(best), evaluations: budget };
+  })();
+}
+
+/**
+ * The attacker's cheap evaluation: the first frame's segmentation kept, the rest of the pipeline run; the
+ * objective is positive exactly when the attack would succeed.
+ */
+function attackerObjective(
+  base: GreyImage,
+  enrolment: PackedIrisCode,
+  goal: 'evade' | 'match',
+): ((image: GreyImage) => Promise<number>) | undefined {
+  let seg: ReturnType<typeof segmentEye>;
+  try {
+    seg = segmentEye(base);
+  } catch {
+    return undefined;
+  }
+  return async (image) => {
+    const normalized = normalizeIris(image, seg);
+    const patch = await masker.mask(normalized);
+    const pad = await detector.assessMeasured(image, { segmentation: seg, normalized, patch });
+    if (!pad.live) return pad.score - 10;
+    const d = distances(packIrisCode(await encoder.encode(patch.normalized)), enrolment);
+    return goal === 'evade'
+      ? Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold)
+      : DEFAULT_MATCH_THRESHOLD - d.wholeHd;
+  };
+}
+
+export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcome> {
+  if (input.type === 'enrol') {
+    const { identity, enrolSession } = person(input.seed, input.person);
+    try {
+      const encoded = await pipeline.encode(renderLive(identity, enrolSession).image);
+      return { ok: true, template: packIrisCode(encoded.code) };
+    } catch (error) {
+      if (error instanceof IrisgateError) return { ok: false, code: error.code };
+      throw error;
+    }
+  }
+  const attacker = person(input.seed, input.person);
+  const victim = input.type === 'impersonation' ? person(input.seed, input.victim) : undefined;
+  const attackSeed = hashSeed(
+    input.seed,
+    input.type,
+    input.person,
+    input.area,
+    input.type === 'impersonation' ? input.victim : -1,
+  );
+  const base = renderAttack({
+    kind: victim ? 'patch-other-iris' : 'patch-random',
+    identity: attacker.identity,
+    session: attacker.attackSession,
+    seed: attackSeed,
+    patchFraction: input.area,
+    ...(victim ? { donor: victim.identity } : {}),
+  });
+  let image = base.image;
+  let evaluations = 1;
+  if (input.mode === 'white-box') {
+    const budget = input.budget ?? WHITE_BOX_BUDGET;
+    const objective = attackerObjective(base.image, input.enrolment, victim ? 'match' : 'evade');
+    if (objective) {
+      // Sybil: the attacker's own iris under the patch, inverted; impersonation: the victim's texture as
+      // the patch shows it, amplified.
+      const reference = victim ? base.image : renderLive(attacker.identity, attacker.attackSession).image;
+      const found = await whiteBoxSearch(
+        new Rng(attackSeed),
+        base,
+        reference,
+        victim ? 1 : -1,
+        budget,
+        objective,
+      );
+      image = found.image;
+      evaluations = found.evaluations + 1;
+    }
+  }
+  const verdict = await judge(image, input.enrolment);
+  const success =
+    verdict.live && verdict.refused === undefined && (victim ? verdict.wholeMatch : !verdict.duplicate);
+  return {
+    type: input.type,
+    mode: input.mode,
+    person: input.person,
+    ...(input.type === 'impersonation' ? { victim: input.victim } : {}),
+    area: input.area,
+    renderedArea: base.truth.patchFraction ?? 0,
+    ...verdict,
+    success,
+    evaluations,
+  };
+}

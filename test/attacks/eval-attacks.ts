@@ -1,0 +1,101 @@
+/**
+ * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--white-box N]
+ * [--impersonation N] [--budget N]`: the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300
+ * held-out presentations per attack type with leave-one-type-out, Sybil and impersonation by patch at every
+ * area. Prints the figures as Markdown tables (or one JSON object with --json) and writes both to
+ * .irisgate/eval-attacks/. Renders and measurements of the held-out and training sets are cached there too.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FULL_SIZE, runSuite, type SuiteReport } from './suite.ts';
+
+const OUT = fileURLToPath(new URL('../../.irisgate/eval-attacks/', import.meta.url));
+const pct = (k: number, n: number) => (n === 0 ? '-' : `${((100 * k) / n).toFixed(2)}% (${k}/${n})`);
+const upper = (k: number, n: number) =>
+  k === 0 && n > 0 ? ` (95% upper bound ${((100 * 3) / n).toFixed(2)}%)` : '';
+
+export function markdownReport(r: SuiteReport): string {
+  const lines: string[] = [];
+  lines.push(
+    `## PAD, held out (threshold ${r.pad.threshold.toFixed(4)})`,
+    '',
+    '| type | APCER |',
+    '|---|---|',
+  );
+  for (const a of r.pad.apcer) {
+    lines.push(`| ${a.type} | ${pct(a.accepted, a.presentations)}${upper(a.accepted, a.presentations)} |`);
+  }
+  const b = r.pad.bpcer;
+  lines.push(`| **BPCER** (live) | ${pct(b.rejected, b.presentations)} |`);
+  const at = (x: typeof r.pad.bpcer20) =>
+    x.bpcer === null
+      ? '-'
+      : `${(100 * x.bpcer).toFixed(2)}% (threshold ${x.threshold?.toFixed(4)}, worst ${x.worstType})`;
+  lines.push(`| BPCER20 | ${at(r.pad.bpcer20)} |`, `| BPCER100 | ${at(r.pad.bpcer100)} |`, '');
+  lines.push(`Frames the pipeline refused (scored 0): ${JSON.stringify(r.padFailures)}`, '');
+  if (r.leaveOneOut) {
+    lines.push('## Leave one attack type out', '', '| left out | its APCER | threshold |', '|---|---|---|');
+    for (const l of r.leaveOneOut) {
+      lines.push(`| ${l.type} | ${pct(l.accepted, l.presentations)} | ${l.threshold.toFixed(4)} |`);
+    }
+    lines.push('');
+  }
+  lines.push(
+    '## Patch attacks',
+    '',
+    '| attack | mode | area | trials | successes | refused by PAD | refused by pipeline | matched | by parts only | masked |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const s of r.patches) {
+    lines.push(
+      `| ${s.type} | ${s.mode} | ${(100 * s.area).toFixed(0)}% | ${s.trials} | ${pct(s.successes, s.trials)}${upper(s.successes, s.trials)} | ${s.refusedByDetector} | ${s.refusedByPipeline} | ${s.matched} | ${s.caughtByPartsOnly} | ${(100 * s.meanMaskedFraction).toFixed(1)}% |`,
+    );
+  }
+  lines.push('', `Enrolments refused: ${r.enrolFailures}. Run time: ${r.seconds} s.`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      'pad-identities': { type: 'string' },
+      sybil: { type: 'string' },
+      'white-box': { type: 'string' },
+      impersonation: { type: 'string' },
+      budget: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--white-box N]\n' +
+        '         [--impersonation N] [--budget N]\nThe robustness suite at full size; see test/attacks/suite.ts.\n',
+    );
+    return;
+  }
+  const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
+  const size = {
+    ...FULL_SIZE,
+    padIdentities: num(values['pad-identities'], FULL_SIZE.padIdentities),
+    sybilRandom: num(values.sybil, FULL_SIZE.sybilRandom),
+    sybilWhiteBox: num(values['white-box'], FULL_SIZE.sybilWhiteBox),
+    impersonationWhiteBox: num(values['white-box'], FULL_SIZE.impersonationWhiteBox),
+    impersonation: num(values.impersonation, FULL_SIZE.impersonation),
+    whiteBoxBudget: num(values.budget, FULL_SIZE.whiteBoxBudget),
+  };
+  const report = await runSuite(size, {
+    cache: true,
+    ...(values.workers ? { workers: Number(values.workers) } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  mkdirSync(OUT, { recursive: true });
+  const markdown = markdownReport(report);
+  writeFileSync(`${OUT}report.json`, `${JSON.stringify({ size, ...report }, null, 1)}\n`);
+  writeFileSync(`${OUT}report.md`, `${markdown}\n`);
+  process.stdout.write(values.json ? `${JSON.stringify({ size, ...report })}\n` : `${markdown}\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,0 +1,68 @@
+/**
+ * The robustness suite on a reduced sample (the full-size run, with every figure of the closing note, is
+ * `npm run eval:attacks`): the shipped PAD models on held-out presentations of every attack type, and
+ * Sybil and impersonation patch trials at every area, random, victim-texture and white-box (with a small
+ * evaluation budget here). Deterministic by seed; the bounds leave room for the sample's size, not for
+ * chance.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PATCH_AREAS } from '../../iris/attacks/patch-trials.ts';
+import { ATTACK_KINDS } from '../../iris/attacks/render-attack.ts';
+import { runSuite, type SuiteReport, type SuiteSize } from './suite.ts';
+
+const REDUCED: SuiteSize = {
+  padIdentities: 8,
+  looTraining: null,
+  sybilRandom: 6,
+  sybilWhiteBox: 1,
+  whiteBoxBudget: 25,
+  impersonation: 6,
+  impersonationWhiteBox: 1,
+  areas: PATCH_AREAS,
+};
+
+let report: SuiteReport;
+beforeAll(async () => {
+  report = await runSuite(REDUCED);
+}, 600_000);
+
+describe('presentation-attack detection on held-out presentations', () => {
+  it('measures every attack type and the live frames', () => {
+    expect(report.pad.apcer.map((a) => a.type).sort()).toEqual([...ATTACK_KINDS].sort());
+    for (const a of report.pad.apcer) expect(a.presentations).toBe(REDUCED.padIdentities);
+    expect(report.pad.bpcer.presentations).toBe(REDUCED.padIdentities);
+  });
+
+  it('refuses prints, screens, lenses and prosthetic eyes and accepts live eyes', () => {
+    for (const a of report.pad.apcer.filter((x) => !x.type.startsWith('patch-'))) {
+      expect(a.accepted, `${a.type} accepted as live`).toBe(0);
+    }
+    expect(report.pad.bpcer.rejected).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('patch attacks', () => {
+  it('runs every mode at every area', () => {
+    const keys = report.patches.map((s) => `${s.type}/${s.mode}`);
+    for (const key of [
+      'sybil/random',
+      'sybil/white-box',
+      'impersonation/victim-texture',
+      'impersonation/white-box',
+    ]) {
+      expect(keys.filter((k) => k === key)).toHaveLength(PATCH_AREAS.length);
+    }
+  });
+
+  it('never issues a second identity to a patched enrolled person (Sybil)', () => {
+    for (const s of report.patches.filter((x) => x.type === 'sybil')) {
+      expect(s.successes, `${s.mode} at ${s.area}`).toBe(0);
+    }
+  });
+
+  it('never recognises a patched attacker as the victim (impersonation)', () => {
+    for (const s of report.patches.filter((x) => x.type === 'impersonation')) {
+      expect(s.successes, `${s.mode} at ${s.area}`).toBe(0);
+    }
+  });
+});

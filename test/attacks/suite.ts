@@ -1,0 +1,295 @@
+/**
+ * The robustness suite: presentation-attack detection on a held-out synthetic set (seeds train:pad never
+ * uses), leave-one-attack-type-out, Sybil by patch and impersonation by patch (iris/attacks/patch-trials.ts).
+ * `npm test` runs it on a reduced sample (robustness.test.ts); `npm run eval:attacks` at full size
+ * (eval-attacks.ts). Every run is deterministic by its seeds.
+ */
+import { fileURLToPath } from 'node:url';
+import {
+  type EnrolOutcome,
+  PATCH_AREAS,
+  type TrialInput,
+  type TrialOutcome,
+  WHITE_BOX_BUDGET,
+} from '../../iris/attacks/patch-trials.ts';
+import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.ts';
+import type { PackedIrisCode } from '../../iris/matcher.ts';
+import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
+import { type PadReport, type PadSample, summarizePad } from '../../iris/pad/metrics.ts';
+import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
+import { PATCH_BLOCKS, PATCH_FEATURE_COUNT } from '../../iris/pad/patch-features.ts';
+import { PATCH_MASK_MODEL_FILE, PATCH_MASK_OUTPUT } from '../../iris/pad/patch-mask.ts';
+import {
+  measurePresentations,
+  presentationSpecs,
+  TRAINING_SEED,
+  trainingCacheKey,
+} from '../../iris/pad/train.ts';
+import { judgedLive, maskedFraction, measured, trainPad } from '../../iris/pad/train-models.ts';
+import type { PresentationFeatures } from '../../iris/pad/training-task.ts';
+import { startProgress } from '../../iris/progress.ts';
+import { mapInWorkers } from '../../iris/task-pool.ts';
+
+/** Seeds never used for training (train:pad uses TRAINING_SEED). */
+export const EVAL_SEEDS = { pad: 'pad-eval-v1', patches: 'patch-eval-v1' } as const;
+const TRIALS = new URL('../../iris/attacks/patch-trials.ts', import.meta.url);
+const modelPath = (file: string) => fileURLToPath(new URL(`../../models/${file}`, import.meta.url));
+
+export interface SuiteSize {
+  /** Held-out PAD identities: one live and one of each attack type per identity. */
+  padIdentities: number;
+  /** Training identities x sessions for leave-one-type-out (train:pad's set, from its cache); 0 = skip. */
+  looTraining: { identities: number; sessions: number } | null;
+  /** Persons enrolled then coming back with a random patch at every area (Sybil). */
+  sybilRandom: number;
+  /** Persons coming back with a white-box patch at every area, and the attacker's evaluation budget. */
+  sybilWhiteBox: number;
+  whiteBoxBudget: number;
+  /** Attacker-victim pairs with a patch of the victim's iris at every area, and white-box pairs. */
+  impersonation: number;
+  impersonationWhiteBox: number;
+  areas: readonly number[];
+}
+
+export const FULL_SIZE: SuiteSize = {
+  padIdentities: 300,
+  looTraining: { identities: 120, sessions: 2 },
+  sybilRandom: 300,
+  sybilWhiteBox: 10,
+  whiteBoxBudget: WHITE_BOX_BUDGET,
+  impersonation: 300,
+  impersonationWhiteBox: 6,
+  areas: PATCH_AREAS,
+};
+
+/**
+ * Scores measured frames as the detector does, with the shipped models (patch-mask.onnx, pad.onnx): the
+ * frame model's score, or 0 when the patch detector masks the patch limit or more; refused frames score 0.
+ */
+export async function scoreWithShippedModels(
+  captures: readonly PresentationFeatures[],
+): Promise<{ samples: PadSample[]; threshold: number }> {
+  const patch = await loadMlpModel(modelPath(PATCH_MASK_MODEL_FILE), { outputName: PATCH_MASK_OUTPUT });
+  const pad = await loadMlpModel(modelPath(PAD_MODEL_FILE));
+  const threshold = Number(pad.metadata[THRESHOLD_KEY]);
+  const patchLimit = Number(pad.metadata[PATCH_LIMIT_KEY]);
+  const samples: PadSample[] = [];
+  for (const c of captures) {
+    if (!c.ok) {
+      samples.push({ label: c.spec.label, score: 0 });
+      continue;
+    }
+    const n = c.blocks.length / PATCH_FEATURE_COUNT;
+    const scores = new Float32Array(PATCH_BLOCKS);
+    if (n > 0) {
+      const out = await patch.predict(c.blocks, n, PATCH_FEATURE_COUNT);
+      let k = 0;
+      for (let b = 0; b < PATCH_BLOCKS; b++) if (c.active[b]) scores[b] = out[k++] as number;
+    }
+    const frame = (await pad.predict(c.image, 1, c.image.length))[0] as number;
+    samples.push({ label: c.spec.label, score: maskedFraction(c, scores) >= patchLimit ? 0 : frame });
+  }
+  await Promise.all([patch.release(), pad.release()]);
+  return { samples, threshold };
+}
+
+export interface LeaveOneOut {
+  type: AttackKind;
+  presentations: number;
+  accepted: number;
+  apcer: number;
+  threshold: number;
+}
+
+/** Trains without each attack type in turn (on train:pad's set) and measures that type's APCER held out. */
+export function leaveOneTypeOut(
+  training: readonly PresentationFeatures[],
+  heldOut: readonly PresentationFeatures[],
+  onType?: (type: AttackKind) => void,
+): LeaveOneOut[] {
+  return ATTACK_KINDS.map((type) => {
+    onType?.(type);
+    const trained = trainPad(training, { seed: TRAINING_SEED, exclude: type });
+    const frames = heldOut.filter((c) => c.spec.label === type);
+    const accepted = measured(frames).filter((c) => judgedLive(trained, c)).length;
+    return {
+      type,
+      presentations: frames.length,
+      accepted,
+      apcer: frames.length ? accepted / frames.length : 0,
+      threshold: trained.threshold,
+    };
+  });
+}
+
+export interface PatchTrialSummary {
+  type: 'sybil' | 'impersonation';
+  mode: string;
+  area: number;
+  trials: number;
+  successes: number;
+  /** Trials refused by the detector (not live), by the pipeline (quality), and (sybil) found duplicate. */
+  refusedByDetector: number;
+  refusedByPipeline: number;
+  matched: number;
+  /** Part-only duplicates: a whole-template miss caught by a part of the probe. */
+  caughtByPartsOnly: number;
+  meanMaskedFraction: number;
+}
+
+export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSummary[] {
+  const groups = new Map<string, TrialOutcome[]>();
+  for (const o of outcomes) {
+    const key = `${o.type}/${o.mode}/${o.area}`;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0] as TrialOutcome;
+    const passed = g.filter((o) => o.refused === undefined);
+    return {
+      type: first.type,
+      mode: first.mode,
+      area: first.area,
+      trials: g.length,
+      successes: g.filter((o) => o.success).length,
+      refusedByDetector: passed.filter((o) => !o.live).length,
+      refusedByPipeline: g.length - passed.length,
+      matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.wholeMatch)).length,
+      caughtByPartsOnly: g.filter((o) => o.duplicate && !o.wholeMatch).length,
+      meanMaskedFraction: passed.reduce((s, o) => s + o.maskedFraction, 0) / Math.max(1, passed.length),
+    };
+  });
+}
+
+export interface SuiteReport {
+  pad: PadReport;
+  padFailures: Record<string, number>;
+  leaveOneOut: LeaveOneOut[] | null;
+  patches: PatchTrialSummary[];
+  enrolFailures: number;
+  seconds: number;
+}
+
+function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): TrialInput[] {
+  const seed = EVAL_SEEDS.patches;
+  const people = [...enrolled.keys()];
+  const inputs: TrialInput[] = [];
+  const victimOf = (k: number) => people[(k + 1) % people.length] as number;
+  for (const area of size.areas) {
+    for (const person of people.slice(0, size.sybilRandom)) {
+      inputs.push({
+        type: 'sybil',
+        seed,
+        person,
+        area,
+        mode: 'random',
+        enrolment: enrolled.get(person) as PackedIrisCode,
+      });
+    }
+    for (const person of people.slice(0, size.sybilWhiteBox)) {
+      inputs.push({
+        type: 'sybil',
+        seed,
+        person,
+        area,
+        mode: 'white-box',
+        enrolment: enrolled.get(person) as PackedIrisCode,
+        budget: size.whiteBoxBudget,
+      });
+    }
+    for (const [k, person] of people.slice(0, size.impersonation).entries()) {
+      const victim = victimOf(k);
+      inputs.push({
+        type: 'impersonation',
+        seed,
+        person,
+        victim,
+        area,
+        mode: 'victim-texture',
+        enrolment: enrolled.get(victim) as PackedIrisCode,
+      });
+    }
+    for (const [k, person] of people.slice(0, size.impersonationWhiteBox).entries()) {
+      const victim = victimOf(k);
+      inputs.push({
+        type: 'impersonation',
+        seed,
+        person,
+        victim,
+        area,
+        mode: 'white-box',
+        enrolment: enrolled.get(victim) as PackedIrisCode,
+        budget: size.whiteBoxBudget,
+      });
+    }
+  }
+  return inputs;
+}
+
+/** Runs the suite at `size`; `log` gets a line per stage. */
+export async function runSuite(
+  size: SuiteSize,
+  options: { workers?: number; log?: (line: string) => void; cache?: boolean } = {},
+): Promise<SuiteReport> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const workers = options.workers ? { workers: options.workers } : {};
+
+  log(`PAD held-out set: ${size.padIdentities} identities x (live + ${ATTACK_KINDS.length} attack types)`);
+  const heldOut = await measurePresentations(presentationSpecs(EVAL_SEEDS.pad, size.padIdentities, 1), {
+    label: 'held-out presentations',
+    ...(options.cache ? { cacheKey: trainingCacheKey(EVAL_SEEDS.pad, size.padIdentities, 1) } : {}),
+    ...workers,
+  });
+  const { samples, threshold } = await scoreWithShippedModels(heldOut);
+  const pad = summarizePad(samples, threshold);
+  const padFailures: Record<string, number> = {};
+  for (const c of heldOut) if (!c.ok) padFailures[c.spec.label] = (padFailures[c.spec.label] ?? 0) + 1;
+
+  let leaveOneOut: LeaveOneOut[] | null = null;
+  if (size.looTraining) {
+    const { identities, sessions } = size.looTraining;
+    const training = await measurePresentations(presentationSpecs(TRAINING_SEED, identities, sessions), {
+      label: 'training presentations',
+      cacheKey: trainingCacheKey(TRAINING_SEED, identities, sessions),
+      ...workers,
+    });
+    leaveOneOut = leaveOneTypeOut(training, heldOut, (type) =>
+      log(`leave-one-out: training without ${type}`),
+    );
+  }
+
+  const people = Math.max(
+    size.sybilRandom,
+    size.sybilWhiteBox,
+    size.impersonation,
+    size.impersonationWhiteBox,
+  );
+  log(`patch trials: enrolling ${people} people`);
+  const enrolInputs: TrialInput[] = Array.from({ length: people + 1 }, (_, person) => ({
+    type: 'enrol',
+    seed: EVAL_SEEDS.patches,
+    person,
+  }));
+  const enrolOutcomes = await mapInWorkers<TrialInput, EnrolOutcome>(TRIALS, enrolInputs, workers);
+  const enrolled = new Map<number, PackedIrisCode>();
+  enrolOutcomes.forEach((o, person) => {
+    if (o.ok) enrolled.set(person, o.template);
+  });
+  const inputs = trialInputs(size, enrolled);
+  log(`patch trials: ${inputs.length} trials`);
+  const progress = startProgress('patch trials', inputs.length);
+  const outcomes = await mapInWorkers<TrialInput, TrialOutcome>(TRIALS, inputs, {
+    ...workers,
+    onProgress: (done) => progress.update(done),
+  });
+  progress.stop();
+  return {
+    pad,
+    padFailures,
+    leaveOneOut,
+    patches: summarizeTrials(outcomes),
+    enrolFailures: enrolOutcomes.filter((o) => !o.ok).length,
+    seconds: Math.round((performance.now() - started) / 1000),
+  };
+}

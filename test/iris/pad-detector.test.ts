@@ -1,0 +1,96 @@
+/**
+ * The single-frame presentation-attack detector (iris/pad/detector.ts) with the shipped models: live frames
+ * pass, attacks do not and say why, a frame without an eye is never live, and the models are checked
+ * against the manifest before they load.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
+import { createPadDetector, type PadDetector } from '../../iris/pad/detector.ts';
+import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
+
+const SEED = 'pad-detector-test';
+const MANIFEST = new URL('../../models/manifest.json', import.meta.url);
+
+let detector: PadDetector;
+beforeAll(async () => {
+  detector = await createPadDetector();
+});
+afterAll(() => detector.release());
+
+function capture(id: number) {
+  const identity = identityOf(SEED, id);
+  return { identity, session: sessionOf(SEED, identity, 0) };
+}
+
+describe('createPadDetector', () => {
+  it('carries the operating threshold from pad.onnx and both model hashes', () => {
+    expect(detector.threshold).toBeGreaterThan(0);
+    expect(detector.threshold).toBeLessThan(1);
+    expect(detector.modelSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(detector.patchModelSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('calls live eyes live and gives no reasons', async () => {
+    for (const id of [0, 1, 2]) {
+      const { identity, session } = capture(id);
+      const verdict = await detector.assess(renderLive(identity, session).image);
+      expect(verdict).toMatchObject({ live: true, reasons: [] });
+      expect(verdict.score).toBeGreaterThanOrEqual(detector.threshold);
+    }
+  });
+
+  it('refuses prints, screens and prosthetic eyes, each with a reason', async () => {
+    const reasons = new Set<string>();
+    for (const id of [0, 1]) {
+      const { identity, session } = capture(id);
+      for (const kind of ['print', 'screen', 'prosthetic'] as const) {
+        const verdict = await detector.assess(renderAttack({ kind, identity, session, seed: 1 }).image);
+        expect(verdict.live, `${kind} of ${id}`).toBe(false);
+        expect(verdict.score).toBeLessThan(detector.threshold);
+        expect(verdict.reasons.length).toBeGreaterThan(0);
+        for (const r of verdict.reasons) reasons.add(r);
+      }
+    }
+    // Most are measured and refused by the frame model; a few never segment (the pipeline's reason).
+    expect(reasons).toContain('presentation_attack');
+  });
+
+  it('never calls a frame without an eye live: the pipeline reason, score 0', async () => {
+    const blank = { width: 640, height: 480, data: new Uint8Array(640 * 480).fill(128) };
+    expect(await detector.assess(blank)).toEqual({
+      live: false,
+      score: 0,
+      reasons: ['no_eye_found'],
+      patchFraction: 0,
+    });
+  });
+
+  it('honours an explicit threshold', async () => {
+    const strict = await createPadDetector({ threshold: 1.01 });
+    try {
+      const { identity, session } = capture(1);
+      expect((await strict.assess(renderLive(identity, session).image)).live).toBe(false);
+    } finally {
+      await strict.release();
+    }
+  });
+
+  it('refuses to load a model the manifest does not list with that sha256', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'irisgate-pad-'));
+    try {
+      const manifest = JSON.parse(readFileSync(MANIFEST, 'utf8')) as {
+        models: { file: string; sha256: string }[];
+      };
+      for (const m of manifest.models) if (m.file === 'pad.onnx') m.sha256 = '0'.repeat(64);
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await expect(createPadDetector({ manifestPath: join(dir, 'manifest.json') })).rejects.toMatchObject({
+        code: 'model_hash_mismatch',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

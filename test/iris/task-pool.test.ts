@@ -1,0 +1,34 @@
+/** iris/task-pool.ts: results in input order from several threads, setup data, failures, progress. */
+import { describe, expect, it } from 'vitest';
+import { mapInWorkers } from '../../iris/task-pool.ts';
+
+const TASK = new URL('../support/echo-task.ts', import.meta.url);
+
+describe('mapInWorkers', () => {
+  it('returns results in input order, from several threads, after each worker set up', async () => {
+    const progress: number[] = [];
+    const inputs = Array.from({ length: 12 }, (_, n) => ({ n }));
+    const results = await mapInWorkers<{ n: number }, { text: string; thread: number }>(TASK, inputs, {
+      workers: 2,
+      setupData: { prefix: 'item-' },
+      onProgress: (done, total) => {
+        expect(total).toBe(12);
+        progress.push(done);
+      },
+    });
+    expect(results.map((r) => r.text)).toEqual(inputs.map(({ n }) => `item-${n}`));
+    expect(new Set(results.map((r) => r.thread)).size).toBe(2);
+    expect(progress).toEqual(Array.from({ length: 12 }, (_, k) => k + 1));
+  });
+
+  it('fails the whole map with the failing task message', async () => {
+    const inputs = [{ n: 0 }, { n: 1, fail: true }, { n: 2 }];
+    await expect(mapInWorkers(TASK, inputs, { workers: 2, setupData: { prefix: '' } })).rejects.toThrow(
+      /task 1 failed on purpose/,
+    );
+  });
+
+  it('maps nothing to nothing without starting a worker', async () => {
+    expect(await mapInWorkers(TASK, [])).toEqual([]);
+  });
+});
