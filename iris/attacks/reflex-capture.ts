@@ -1,0 +1,62 @@
+/**
+ * A synthetic capture under the IR LED stimulus (protocol/pupil-reflex.ts): frames over the capture window,
+ * each rendered by the synthetic camera with the pupil as it is at that moment. A living pupil (a live eye,
+ * and an eye under a lens or a patch: the eye behind them is alive) constricts and recovers after its
+ * latency, r(t) = r0 (1 - a c(t - L)) with the session's own pupil as r0; a print, a screen replay and a
+ * prosthetic eye cannot, so their pupil stays as it is. The device's segmentation then measures the radius
+ * in every frame, and the backend checks those radii against the schedule its nonce commands.
+ *
+ *   const frames = renderReflexCapture({ identity, session, label: 'live', seed: 1 }, stimulusSchedule(nonce));
+ */
+import { CAPTURE_MS, livePupilRadius, type StimulusPulse } from '../../protocol/pupil-reflex.ts';
+import { hashSeed, Rng, type Seed } from '../synth/random.ts';
+import type { IdentityParams, SessionParams } from '../synth/types.ts';
+import type { GreyImage } from '../types.ts';
+import { type AttackKind, type PresentationLabel, renderAttack, renderLive } from './render-attack.ts';
+
+/** Attacks whose "eye" cannot constrict: a picture of an eye, or a manufactured one. */
+export const NO_REFLEX: readonly AttackKind[] = ['print', 'screen', 'prosthetic'];
+
+export interface ReflexCaptureFrame {
+  /** ms after the first frame. */
+  tMs: number;
+  image: GreyImage;
+  /** The pupil/iris radius ratio the frame was rendered with (ground truth). */
+  dilation: number;
+}
+
+export interface ReflexCaptureOptions {
+  /** Frames per second (default 10) over durationMs (default CAPTURE_MS). */
+  fps?: number;
+  durationMs?: number;
+}
+
+/** The person's pupil response, drawn from the seed: relative constriction 8-30%, latency 190-310 ms. */
+export function pupilResponse(seed: Seed): { amplitude: number; latencyMs: number } {
+  const rng = new Rng(hashSeed('pupil-response', seed));
+  return { amplitude: rng.uniform(0.08, 0.3), latencyMs: rng.uniform(190, 310) };
+}
+
+export function renderReflexCapture(
+  presentation: { identity: IdentityParams; session: SessionParams; label: PresentationLabel; seed: Seed },
+  schedule: readonly StimulusPulse[],
+  options: ReflexCaptureOptions = {},
+): ReflexCaptureFrame[] {
+  const { identity, session, label, seed } = presentation;
+  const fps = options.fps ?? 10;
+  const duration = options.durationMs ?? CAPTURE_MS;
+  const reacts = label === 'live' || !NO_REFLEX.includes(label);
+  const response = { baselinePx: session.dilation, ...pupilResponse(hashSeed(seed, identity.id)) };
+  const frames: ReflexCaptureFrame[] = [];
+  for (let k = 0; k * 1000 < duration * fps; k++) {
+    const tMs = Math.round((k * 1000) / fps);
+    const dilation = reacts ? livePupilRadius(schedule, tMs, response) : session.dilation;
+    const moment = { ...session, dilation };
+    const capture =
+      label === 'live'
+        ? renderLive(identity, moment)
+        : renderAttack({ kind: label, identity, session: moment, seed });
+    frames.push({ tMs, image: capture.image, dilation });
+  }
+  return frames;
+}
