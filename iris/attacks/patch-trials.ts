@@ -7,7 +7,8 @@
  *   the pipeline's quality gates, and its template matches the enrolment neither whole (raw FHD below
  *   DEFAULT_MATCH_THRESHOLD) nor by any part (DEFAULT_PART_MATCH): the backend's duplicate rule.
  * - impersonation: another person wears a patch showing the victim's iris and succeeds when the frame
- *   passes and its template matches the victim's enrolment whole (recognised as the victim).
+ *   passes and its template is recognised as the victim's (iris/matcher.ts `recognises`: the whole template
+ *   and every part of it match).
  *
  * Modes: 'random' (patch-random), 'victim-texture' (patch-other-iris with the victim as donor), and
  * 'white-box': the attacker holds our models and pipeline and their own (or the victim's) iris, keeps the
@@ -27,6 +28,7 @@ import {
   matchParts,
   type PackedIrisCode,
   packIrisCode,
+  recognises,
 } from '../matcher.ts';
 import { normalizeIris } from '../normalization.ts';
 import { createPadDetector, type PadDetector } from '../pad/detector.ts';
@@ -85,8 +87,9 @@ export interface TrialOutcome {
   partHd?: number;
   /** The backend's duplicate rule: whole or part match. */
   duplicate: boolean;
-  /** Whole-template match (recognition as that person). */
+  /** Whole-template match, and recognition (whole and every part: iris/matcher.ts `recognises`). */
   wholeMatch: boolean;
+  recognised: boolean;
   success: boolean;
   evaluations: number;
 }
@@ -123,6 +126,7 @@ interface Judgement {
   partHd?: number;
   duplicate: boolean;
   wholeMatch: boolean;
+  recognised: boolean;
 }
 
 function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
@@ -132,6 +136,7 @@ function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
     wholeHd,
     partHd,
     wholeMatch: wholeHd < DEFAULT_MATCH_THRESHOLD,
+    recognised: recognises(probe, enrolment),
     duplicate: wholeHd < DEFAULT_MATCH_THRESHOLD || partHd < DEFAULT_PART_MATCH.threshold,
   };
 }
@@ -156,6 +161,7 @@ async function judge(image: GreyImage, enrolment: PackedIrisCode): Promise<Judge
       maskedFraction: 0,
       duplicate: false,
       wholeMatch: false,
+      recognised: false,
     };
   }
 }
@@ -320,7 +326,9 @@ function attackerObjective(
     const d = distances(packIrisCode(await encoder.encode(patch.normalized)), enrolment);
     return goal === 'evade'
       ? Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold)
-      : DEFAULT_MATCH_THRESHOLD - d.wholeHd;
+      : d.recognised
+        ? 1
+        : DEFAULT_MATCH_THRESHOLD - d.wholeHd;
   };
 }
 
@@ -375,7 +383,7 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
   }
   const verdict = await judge(image, input.enrolment);
   const success =
-    verdict.live && verdict.refused === undefined && (victim ? verdict.wholeMatch : !verdict.duplicate);
+    verdict.live && verdict.refused === undefined && (victim ? verdict.recognised : !verdict.duplicate);
   return {
     type: input.type,
     mode: input.mode,

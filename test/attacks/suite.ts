@@ -128,10 +128,13 @@ export interface PatchTrialSummary {
   area: number;
   trials: number;
   successes: number;
-  /** Trials refused by the detector (not live), by the pipeline (quality), and (sybil) found duplicate. */
+  /** Trials refused by the detector (not live), by the pipeline (quality); matched: duplicate (sybil) or
+   * recognised as the victim (impersonation). */
   refusedByDetector: number;
   refusedByPipeline: number;
   matched: number;
+  /** Impersonation: whole-template matches that a part of the probe contradicts (not recognised). */
+  wholeOnly: number;
   /** Part-only duplicates: a whole-template miss caught by a part of the probe. */
   caughtByPartsOnly: number;
   meanMaskedFraction: number;
@@ -154,7 +157,8 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       successes: g.filter((o) => o.success).length,
       refusedByDetector: passed.filter((o) => !o.live).length,
       refusedByPipeline: g.length - passed.length,
-      matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.wholeMatch)).length,
+      matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
+      wholeOnly: g.filter((o) => o.wholeMatch && !o.recognised).length,
       caughtByPartsOnly: g.filter((o) => o.duplicate && !o.wholeMatch).length,
       meanMaskedFraction: passed.reduce((s, o) => s + o.maskedFraction, 0) / Math.max(1, passed.length),
     };

@@ -14,11 +14,13 @@ import {
   packIrisCode,
   probePart,
   ROTATIONS,
+  recognises,
   rotatePacked,
   SHIFT_ORDER,
   shiftScore,
   unpackIrisCode,
   wasmSimdSupported,
+  worstPartHd,
 } from '../../iris/matcher.ts';
 import { seededRandom } from '../../iris/seeded-random.ts';
 import { CODE_BITS, CODE_COLUMNS, CODE_ROWS, type IrisCode } from '../../protocol/iris-code-layout.ts';
@@ -456,5 +458,28 @@ describe('part matching (occlusion-tolerant search)', () => {
     const gallery = new IrisGallery();
     gallery.add(enrolled);
     expect(gallery.search(probe, { threshold: 0, parts: DEFAULT_PART_MATCH })).toEqual([]);
+  });
+
+  it('recognises a person only when every part agrees, not by a patch showing their iris', () => {
+    const random = seededRandom(45);
+    const victim = randomCode(random, 0.95, 0);
+    const genuine = packIrisCode(noisy(victim, random, 0.08));
+    expect(recognises(genuine, packIrisCode(victim))).toBe(true);
+    // An attacker whose iris shows the victim's bits over 45% of the columns: the whole distance falls under
+    // the threshold, the half ring clear of the patch does not.
+    const attacker = randomCode(random, 0.95, 0);
+    const code = attacker.code.slice();
+    for (let r = 0; r < CODE_ROWS; r++) {
+      for (let c = 0; c < 116; c++) {
+        for (let bit = 0; bit < 4; bit++) {
+          const i = (r * CODE_COLUMNS + c) * 4 + bit;
+          code[i] = random() < 0.04 ? (victim.code[i] as number) ^ 1 : (victim.code[i] as number);
+        }
+      }
+    }
+    const patched = packIrisCode({ code, mask: attacker.mask });
+    expect(matchPacked(patched, packIrisCode(victim)).hdRaw).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(worstPartHd(patched, packIrisCode(victim), DEFAULT_PART_MATCH.minCommonBits)).toBeGreaterThan(0.4);
+    expect(recognises(patched, packIrisCode(victim))).toBe(false);
   });
 });
