@@ -67,14 +67,8 @@ export type TrialInput =
 
 export type EnrolOutcome = { ok: true; template: PackedIrisCode } | { ok: false; code: string };
 
-export interface TrialOutcome {
-  type: 'sybil' | 'impersonation';
-  mode: string;
-  person: number;
-  victim?: number;
-  area: number;
-  /** The covered share of the visible iris measured on the render. */
-  renderedArea: number;
+/** What the full defence made of one frame. */
+interface Judgement {
   /** The presentation-attack detector's verdict and score (0 when the pipeline refused the frame). */
   live: boolean;
   padScore: number;
@@ -90,6 +84,16 @@ export interface TrialOutcome {
   /** Whole-template match, and recognition (whole and every part: iris/matcher.ts `recognises`). */
   wholeMatch: boolean;
   recognised: boolean;
+}
+
+export interface TrialOutcome extends Judgement {
+  type: 'sybil' | 'impersonation';
+  mode: string;
+  person: number;
+  victim?: number;
+  area: number;
+  /** The covered share of the visible iris measured on the render. */
+  renderedArea: number;
   success: boolean;
   evaluations: number;
 }
@@ -115,18 +119,6 @@ function person(seed: string, id: number) {
     enrolSession: sessionOf(seed, identity, 0),
     attackSession: sessionOf(seed, identity, 1),
   };
-}
-
-interface Judgement {
-  live: boolean;
-  padScore: number;
-  refused?: string;
-  maskedFraction: number;
-  wholeHd?: number;
-  partHd?: number;
-  duplicate: boolean;
-  wholeMatch: boolean;
-  recognised: boolean;
 }
 
 function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
