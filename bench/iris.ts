@@ -1,6 +1,6 @@
 /**
  * Time per 640 x 480 frame through the iris pipeline: p50 and p95 per stage (segmentation,
- * normalisation, quality gates, encoding) and in total, over synthetic frames of a fixed seed and
+ * normalisation, quality gates, patch mask, encoding) and in total, over synthetic frames of a fixed seed and
  * open-iris's sample eye. The encoding stage is also run through the plain-TypeScript reference filter
  * bank in the same process, the baseline the ONNX model is compared with. Anchor: open-iris takes about
  * 380 ms per frame on a desktop CPU (193 ms for segmentation alone).
@@ -25,7 +25,7 @@ const SEED = 'bench-iris';
 const SYNTHETIC_FRAMES = 40;
 const REPEATS = 3;
 const SAMPLE_EYE = fileURLToPath(new URL('../../shared/external/open-iris/sample-eye.png', import.meta.url));
-const STAGES = ['segmentation', 'normalization', 'quality', 'encoding', 'total'] as const;
+const STAGES = ['segmentation', 'normalization', 'quality', 'patch', 'encoding', 'total'] as const;
 
 async function frames(): Promise<{ name: string; image: GreyImage }[]> {
   const list = [{ name: 'open-iris sample', image: await readGreyImage(SAMPLE_EYE) }];
