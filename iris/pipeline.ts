@@ -61,6 +61,31 @@ export function assertVisibleAfterPatchMask(visible: number): void {
   }
 }
 
+/** A frame's first stages, before any model: segmentation, rubber sheet, the quality gates (they throw). */
+export interface MeasuredFrameStages {
+  segmentation: EyeSegmentation;
+  normalized: NormalizedIris;
+  quality: QualityReport;
+  timings: { segmentation: number; normalization: number; quality: number };
+}
+
+export function measureFrame(image: GreyImage): MeasuredFrameStages {
+  const t0 = performance.now();
+  const segmentation = segmentEye(image);
+  const t1 = performance.now();
+  const normalized = normalizeIris(image, segmentation);
+  const t2 = performance.now();
+  // Geometry and sharpness gates together: normalising a frame that fails geometry costs about 1 ms.
+  const quality = assertQuality(segmentation, normalized);
+  const t3 = performance.now();
+  return {
+    segmentation,
+    normalized,
+    quality,
+    timings: { segmentation: t1 - t0, normalization: t2 - t1, quality: t3 - t2 },
+  };
+}
+
 export async function createIrisPipeline(options: IrisEncoderOptions = {}): Promise<IrisPipeline> {
   const encoder: IrisEncoder = await createIrisEncoder(options);
   const masker = await createPatchMasker(options.manifestPath ? { manifestPath: options.manifestPath } : {});
@@ -68,12 +93,7 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
     modelSha256: encoder.modelSha256,
     async encode(image) {
       const t0 = performance.now();
-      const segmentation = segmentEye(image);
-      const t1 = performance.now();
-      const normalized = normalizeIris(image, segmentation);
-      const t2 = performance.now();
-      // Geometry and sharpness gates together: normalising a frame that fails geometry costs about 1 ms.
-      const quality = assertQuality(segmentation, normalized);
+      const { segmentation, normalized, quality, timings } = measureFrame(image);
       const t3 = performance.now();
       const patch = await masker.mask(normalized);
       const visibleAfterPatchMask = quality.occlusion90 * (1 - patch.fraction);
@@ -91,9 +111,7 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
         normalized,
         patch,
         timings: {
-          segmentation: t1 - t0,
-          normalization: t2 - t1,
-          quality: t3 - t2,
+          ...timings,
           patch: t4 - t3,
           encoding: t5 - t4,
           total: t5 - t0,

@@ -35,6 +35,7 @@ import { createPadDetector, type PadDetector } from '../pad/detector.ts';
 import { createPatchMasker, type PatchMasker } from '../pad/patch-mask.ts';
 import { createIrisPipeline, type IrisPipeline } from '../pipeline.ts';
 import { segmentEye } from '../segmentation/index.ts';
+import { gaussianBlur } from '../synth/fields.ts';
 import { identityOf, LABEL, sessionOf } from '../synth/generate.ts';
 import { hashSeed, Rng } from '../synth/random.ts';
 import type { GreyImage } from '../types.ts';
@@ -179,39 +180,6 @@ function patchPixels(capture: AttackCapture): { inside: Int32Array; edge: Int32A
   return { inside: Int32Array.from(inside), edge: Int32Array.from(edge) };
 }
 
-/** Box blur of radius r over the whole image (for the attacker's high-pass of an iris). */
-function boxBlur(src: Uint8Array, w: number, h: number, r: number): Float32Array {
-  const tmp = new Float32Array(w * h);
-  const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      let n = 0;
-      for (let d = -r; d <= r; d++) {
-        const xx = x + d;
-        if (xx < 0 || xx >= w) continue;
-        s += src[y * w + xx] as number;
-        n++;
-      }
-      tmp[y * w + x] = s / n;
-    }
-  }
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      let n = 0;
-      for (let d = -r; d <= r; d++) {
-        const yy = y + d;
-        if (yy < 0 || yy >= h) continue;
-        s += tmp[yy * w + x] as number;
-        n++;
-      }
-      out[y * w + x] = s / n;
-    }
-  }
-  return out;
-}
-
 /**
  * The attacker's content family over the patch pixels: a brightness (mean times 1 + b), minus g times the
  * high-pass of a reference iris (own iris for sybil, inverted: its bits flip; for impersonation the sign is
@@ -225,7 +193,7 @@ interface Params {
   s: number;
 }
 
-function whiteBoxSearch(
+async function whiteBoxSearch(
   rng: Rng,
   base: AttackCapture,
   reference: GreyImage,
@@ -236,8 +204,13 @@ function whiteBoxSearch(
   const { width: w, height: h } = base.image;
   const { inside, edge } = patchPixels(base);
   const radii = [1, 2, 4];
+  const blurred = (data: Uint8Array, sigma: number) => {
+    const out = Float32Array.from(data);
+    gaussianBlur(out, w, h, sigma, sigma);
+    return out;
+  };
   const highPass = radii.map((r) => {
-    const blur = boxBlur(reference.data, w, h, r);
+    const blur = blurred(reference.data, r);
     return Float32Array.from(inside, (i) => (reference.data[i] as number) - (blur[i] as number));
   });
   let mean = 0;
@@ -247,7 +220,7 @@ function whiteBoxSearch(
     const nr = rng.fork(`noise${k}`);
     const raw = new Uint8Array(w * h);
     for (const i of inside) raw[i] = Math.round(127 + nr.normal(0, 60));
-    const smooth = boxBlur(raw, w, h, 1 + k);
+    const smooth = blurred(raw, 1 + k);
     return Float32Array.from(inside, (i) => ((smooth[i] as number) - 127) / 30);
   });
   const compose = (p: Params): GreyImage => {
@@ -280,19 +253,17 @@ function whiteBoxSearch(
     r: rng.chance(0.2) ? rng.int(0, radii.length - 1) : p.r,
     s: rng.chance(0.2) ? rng.int(0, noise.length - 1) : p.s,
   });
-  return (async () => {
-    let best = { g: 1.5, b: 0, n: 0, r: 1, s: 0 };
-    let bestScore = await evaluate(compose(best));
-    for (let k = 1; k < budget; k++) {
-      const candidate = rng.chance(0.4) ? draw() : perturb(best);
-      const score = await evaluate(compose(candidate));
-      if (score > bestScore) {
-        best = candidate;
-        bestScore = score;
-      }
+  let best = { g: 1.5, b: 0, n: 0, r: 1, s: 0 };
+  let bestScore = await evaluate(compose(best));
+  for (let k = 1; k < budget; k++) {
+    const candidate = rng.chance(0.4) ? draw() : perturb(best);
+    const score = await evaluate(compose(candidate));
+    if (score > bestScore) {
+      best = candidate;
+      bestScore = score;
     }
-    return { image: compose(best), evaluations: budget };
-  })();
+  }
+  return { image: compose(best), evaluations: budget };
 }
 
 /**

@@ -16,9 +16,7 @@
 import { fileURLToPath } from 'node:url';
 import { IrisgateError } from '../../protocol/errors.ts';
 import type { NormalizedIris } from '../../protocol/iris-code-layout.ts';
-import { normalizeIris } from '../normalization.ts';
-import { assertQuality } from '../quality.ts';
-import { segmentEye } from '../segmentation/index.ts';
+import { type MeasuredFrameStages, measureFrame } from '../pipeline.ts';
 import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
 import { DETECTOR_FEATURE_NAMES, segmentationFeatures } from './detector-features.ts';
@@ -101,18 +99,16 @@ export async function createPadDetector(
     patchModelSha256: masker.modelSha256,
     assessMeasured,
     async assess(image) {
-      let segmentation: EyeSegmentation;
-      let normalized: NormalizedIris;
+      let measured: MeasuredFrameStages;
       try {
-        segmentation = segmentEye(image);
-        normalized = normalizeIris(image, segmentation);
-        assertQuality(segmentation, normalized);
+        measured = measureFrame(image);
       } catch (error) {
         if (error instanceof IrisgateError) {
           return { live: false, score: 0, reasons: [error.code], patchFraction: 0 };
         }
         throw error;
       }
+      const { segmentation, normalized } = measured;
       return assessMeasured(image, { segmentation, normalized, patch: await masker.mask(normalized) });
     },
     release: async () => {

@@ -32,6 +32,7 @@ import { IrisgateError } from '../../protocol/errors.ts';
 import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../protocol/iris-code-layout.ts';
 import { bilinearGrey } from '../grey-sampling.ts';
 import { ellipseRadiusAt } from '../segmentation/geometry.ts';
+import { median as medianOf } from '../segmentation/image-ops.ts';
 import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
 
@@ -218,11 +219,9 @@ const BANDS: ReadonlyArray<readonly [number, number]> = [
   [0.35, 0.72],
 ];
 
+/** The median (segmentation/image-ops.ts), 0 for no values. */
 function median(values: Float64Array): number {
-  if (values.length === 0) return 0;
-  const sorted = values.sort();
-  const m = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[m] as number) : ((sorted[m - 1] as number) + (sorted[m] as number)) / 2;
+  return values.length === 0 ? 0 : medianOf(values);
 }
 
 /** log(max / median) of the power over bins with radial frequency in [lo, hi). */

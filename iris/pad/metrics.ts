@@ -13,6 +13,8 @@
  * - Zero errors in n presentations only bound the rate below 3/n (95% confidence, the rule of three).
  */
 
+import { quantile } from '../segmentation/image-ops.ts';
+
 export const BONA_FIDE_LABEL = 'live';
 
 export interface PadSample {
@@ -227,27 +229,17 @@ function worstOf(types: readonly ApcerByType[]): { type: string; apcer: number }
   return worst;
 }
 
-/** Quantile q of ascending `sorted` by linear interpolation between closest ranks (R type 7). */
-function quantile(sorted: readonly number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  const a = sorted[lo] as number;
-  return a + ((sorted[hi] as number) - a) * (at - lo);
-}
-
 export function scoreQuantiles(scores: readonly number[]): ScoreQuantiles | null {
   if (scores.length === 0) return null;
-  const sorted = [...scores].sort((a, b) => a - b);
   return {
-    count: sorted.length,
-    min: sorted[0] as number,
-    p05: quantile(sorted, 0.05),
-    p25: quantile(sorted, 0.25),
-    p50: quantile(sorted, 0.5),
-    p75: quantile(sorted, 0.75),
-    p95: quantile(sorted, 0.95),
-    max: sorted[sorted.length - 1] as number,
+    count: scores.length,
+    min: quantile(scores, 0),
+    p05: quantile(scores, 0.05),
+    p25: quantile(scores, 0.25),
+    p50: quantile(scores, 0.5),
+    p75: quantile(scores, 0.75),
+    p95: quantile(scores, 0.95),
+    max: quantile(scores, 1),
   };
 }
 

@@ -11,6 +11,7 @@
  * dots add energy at the finest scale, and an outline is a strong step in one block and nowhere else.
  */
 import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../protocol/iris-code-layout.ts';
+import { median } from '../segmentation/image-ops.ts';
 
 export const PATCH_BLOCK_ROWS = 8;
 export const PATCH_BLOCK_COLUMNS = 16;
@@ -46,13 +47,6 @@ export interface PatchBlockFeatures {
   features: Float32Array;
   /** 1 where the block takes part (enough usable samples). */
   active: Uint8Array;
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return 0;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /** The raw per-block measurements over usable samples (angular neighbours wrap around). */

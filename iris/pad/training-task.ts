@@ -13,9 +13,8 @@ import {
   renderAttack,
   renderLive,
 } from '../attacks/render-attack.ts';
-import { normalizeIris, rubberSheet } from '../normalization.ts';
-import { assertQuality } from '../quality.ts';
-import { segmentEye } from '../segmentation/index.ts';
+import { rubberSheet } from '../normalization.ts';
+import { measureFrame } from '../pipeline.ts';
 import { identityOf, LABEL, type Seed, sessionOf } from '../synth/generate.ts';
 import { hashSeed } from '../synth/random.ts';
 import { segmentationFeatures } from './detector-features.ts';
@@ -68,9 +67,7 @@ export function renderPresentation(spec: PresentationSpec) {
 export async function run(spec: PresentationSpec): Promise<PresentationFeatures> {
   const capture = renderPresentation(spec);
   try {
-    const seg = segmentEye(capture.image);
-    const normalized = normalizeIris(capture.image, seg);
-    assertQuality(seg, normalized);
+    const { segmentation: seg, normalized } = measureFrame(capture.image);
     const image = Float32Array.from([
       ...padFeatures(capture.image, seg, normalized),
       ...segmentationFeatures(seg),

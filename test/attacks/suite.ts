@@ -177,55 +177,34 @@ export interface SuiteReport {
 function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): TrialInput[] {
   const seed = EVAL_SEEDS.patches;
   const people = [...enrolled.keys()];
+  const template = (person: number) => enrolled.get(person) as PackedIrisCode;
   const inputs: TrialInput[] = [];
-  const victimOf = (k: number) => people[(k + 1) % people.length] as number;
+  const budget = size.whiteBoxBudget;
   for (const area of size.areas) {
-    for (const person of people.slice(0, size.sybilRandom)) {
-      inputs.push({
-        type: 'sybil',
-        seed,
-        person,
-        area,
-        mode: 'random',
-        enrolment: enrolled.get(person) as PackedIrisCode,
-      });
-    }
-    for (const person of people.slice(0, size.sybilWhiteBox)) {
-      inputs.push({
-        type: 'sybil',
-        seed,
-        person,
-        area,
-        mode: 'white-box',
-        enrolment: enrolled.get(person) as PackedIrisCode,
-        budget: size.whiteBoxBudget,
-      });
-    }
-    for (const [k, person] of people.slice(0, size.impersonation).entries()) {
-      const victim = victimOf(k);
-      inputs.push({
-        type: 'impersonation',
-        seed,
-        person,
-        victim,
-        area,
-        mode: 'victim-texture',
-        enrolment: enrolled.get(victim) as PackedIrisCode,
-      });
-    }
-    for (const [k, person] of people.slice(0, size.impersonationWhiteBox).entries()) {
-      const victim = victimOf(k);
-      inputs.push({
-        type: 'impersonation',
-        seed,
-        person,
-        victim,
-        area,
-        mode: 'white-box',
-        enrolment: enrolled.get(victim) as PackedIrisCode,
-        budget: size.whiteBoxBudget,
-      });
-    }
+    const sybil = (count: number, mode: 'random' | 'white-box') => {
+      for (const person of people.slice(0, count)) {
+        inputs.push({ type: 'sybil', seed, person, area, mode, enrolment: template(person), budget });
+      }
+    };
+    const impersonation = (count: number, mode: 'victim-texture' | 'white-box') => {
+      for (const [k, person] of people.slice(0, count).entries()) {
+        const victim = people[(k + 1) % people.length] as number;
+        inputs.push({
+          type: 'impersonation',
+          seed,
+          person,
+          victim,
+          area,
+          mode,
+          enrolment: template(victim),
+          budget,
+        });
+      }
+    };
+    sybil(size.sybilRandom, 'random');
+    sybil(size.sybilWhiteBox, 'white-box');
+    impersonation(size.impersonation, 'victim-texture');
+    impersonation(size.impersonationWhiteBox, 'white-box');
   }
   return inputs;
 }
