@@ -3,9 +3,9 @@
  * secrets, the device directory, the Semaphore group, the uniqueness index and the HTTP app over them.
  * `irisgate backend serve`, the demo and the tests all start it through openBackend.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_MATCH_THRESHOLD } from '../iris/matcher.ts';
+import { SOFTWARE_VERSION } from '../protocol/software-version.ts';
 import { type BackendSecrets, loadBackendSecrets } from './backend-secrets.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, DEFAULT_TOKEN_TTL_MS, DeviceTokens } from './device-auth.ts';
 import { DeviceBudget } from './device-budget.ts';
@@ -20,10 +20,6 @@ import { type Database, type DatabaseLocation, openDatabase } from './storage/da
 import { migrate } from './storage/migrations.ts';
 import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
 import { UniquenessIndex } from './uniqueness-index.ts';
-
-export const SOFTWARE_VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 export interface BackendConfig {
   /** This backend's name: devices sign it into their authentication answers. */
@@ -42,8 +38,10 @@ export interface BackendConfig {
   tokenTtlMs: number;
   policy: SignupPolicy;
   limits: {
-    /** Largest request body. */
+    /** Largest request body, except on POST /v1/signups. */
     bodyBytes: number;
+    /** Largest body of POST /v1/signups: the envelope plus up to 4 PNG frames of evidence, in base64. */
+    signupBodyBytes: number;
     /** Requests per minute per device (authenticated) or per address. */
     requestsPerMinute: number;
     signupsPerDevicePerHour: number;
@@ -62,7 +60,12 @@ export function backendConfig(overrides: Partial<BackendConfig> & { production: 
     challengeTtlMs: DEFAULT_CHALLENGE_TTL_MS,
     tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
     policy: defaultSignupPolicy(SOFTWARE_VERSION),
-    limits: { bodyBytes: 256 * 1024, requestsPerMinute: 600, signupsPerDevicePerHour: 240 },
+    limits: {
+      bodyBytes: 256 * 1024,
+      signupBodyBytes: 2 * 1024 * 1024,
+      requestsPerMinute: 600,
+      signupsPerDevicePerHour: 240,
+    },
     ...overrides,
   };
 }
@@ -86,6 +89,7 @@ export interface Backend {
   services: BackendServices;
   /** Starts listening; resolves to the base URL. */
   listen(options?: { port?: number; host?: string }): Promise<string>;
+  /** Stops listening and closes the database; a second call waits for the first. */
   close(): Promise<void>;
 }
 
@@ -143,14 +147,18 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
       clock,
     };
     const app = await buildApp(services, options.logger ?? false);
+    let closed: Promise<void> | undefined;
     return {
       app,
       services,
       listen: ({ port = 8620, host = '127.0.0.1' } = {}) => app.listen({ port, host }),
-      async close() {
-        await app.close();
-        await services.index.close();
-        await db.close();
+      close() {
+        closed ??= (async () => {
+          await app.close();
+          await services.index.close();
+          await db.close();
+        })();
+        return closed;
       },
     };
   } catch (error) {

@@ -5,6 +5,12 @@
  * unrevoked, with a valid certificate; the envelope signature verifies with the device's iris-code key. A
  * signup that fails there is refused and audited, and nothing else is recorded: nobody vouched for it.
  *
+ * Then the frame evidence (frame-evidence.ts): the pixels of some frames, sent unsigned beside the
+ * envelope, must hash to the frame hashes the device signed. Their PNGs decode (on sharp's threads) while
+ * the signatures verify. The evidence is not signed, so a refusal for it is the request's, not the
+ * signup's: it is audited under the signup's digest but never stored as its decision, and the same signup
+ * resent with the right evidence is decided normally. (A resend must carry its evidence too.)
+ *
  * A correctly signed signup gets one decision, stored under its digest, so resending it returns the same
  * answer (the same receipt) without deciding again. The 1:N search (in its worker threads) and the frame
  * signatures (on the thread pool) start as soon as the envelope parses and run beside the checks above.
@@ -28,6 +34,12 @@ import { appendAuditWithin } from './audit-log.ts';
 import type { ReceiptSigner } from './backend-secrets.ts';
 import type { ActiveDevice } from './device-directory.ts';
 import { advanceCounter } from './device-registry.ts';
+import {
+  type HashedEvidenceFrame,
+  hashFrameEvidence,
+  matchFrameEvidence,
+  splitSignupEvidence,
+} from './frame-evidence.ts';
 import type { SemaphoreGroupStore } from './semaphore-group.ts';
 import { consumeNonce } from './session-nonces.ts';
 import { checkSignupPolicy, type SignupPolicy, verifyFrameSignatures } from './signup-policy.ts';
@@ -86,28 +98,44 @@ export class SignupGate {
     let digest: Uint8Array;
     let frames: Promise<void>;
     let search: EarlySearch;
+    let evidence: Promise<HashedEvidenceFrame[]>;
     try {
-      signup = parseSignedSignup(body);
-      // Started now, judged later: the search threads search and the thread pool verifies the frame
-      // signatures while the envelope signature verifies here. Neither answer counts unless it does.
+      const { signed, evidence: evidenceJson } = splitSignupEvidence(body);
+      signup = parseSignedSignup(signed);
+      // Started now, judged later: the search threads search, the thread pool verifies the frame
+      // signatures and sharp decodes the evidence while the envelope signature verifies here. None of
+      // their answers counts unless it does.
       search = this.#startSearch(signup.envelope);
       frames = verifyFrameSignatures(signup.envelope, sender.key('attestation'));
+      evidence = hashFrameEvidence(evidenceJson);
       digest = await this.#authenticate(sender, signup);
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
       const digest = createHash('sha256')
         .update(JSON.stringify(body) ?? '')
         .digest();
-      await this.#options.db.transaction((sql) =>
-        appendAuditWithin(
-          sql,
-          { deviceId: tokenDeviceId, outcome: 'rejected', reason: error.code, signupDigest: digest },
-          this.#clock(),
-        ),
-      );
-      return { decision: rejection(error), replayed: false, searchMs: 0 };
+      return this.#refuseRequest(tokenDeviceId, error, digest);
+    }
+    try {
+      matchFrameEvidence(signup.envelope, await evidence, this.#options.policy.minEvidenceFrames);
+    } catch (error) {
+      if (!(error instanceof IrisgateError)) throw error;
+      // Under the signup's digest in the audit log, but not in signup_decisions: see the module comment.
+      return this.#refuseRequest(tokenDeviceId, error, digest);
     }
     return this.#serially(() => this.#decide(signup, digest, frames, search));
+  }
+
+  /** Refuses a request without deciding its signup: audited, nothing else recorded. */
+  async #refuseRequest(deviceId: string, error: IrisgateError, digest: Uint8Array): Promise<SignupOutcome> {
+    await this.#options.db.transaction((sql) =>
+      appendAuditWithin(
+        sql,
+        { deviceId, outcome: 'rejected', reason: error.code, signupDigest: digest },
+        this.#clock(),
+      ),
+    );
+    return { decision: rejection(error), replayed: false, searchMs: 0 };
   }
 
   /** A search of the gallery as it is now; #decide searches what was enrolled after it. */

@@ -1,7 +1,8 @@
 /**
  * The signup policy: what a correctly signed envelope must also satisfy before its person is even looked
  * for in the gallery. Every check here depends only on the envelope, the device's keys, the policy and the
- * clock; the stateful ones (nonce, counter, uniqueness) are in signup-gate.ts.
+ * clock; the stateful ones (nonce, counter, uniqueness) are in signup-gate.ts, and so is the check of the
+ * unsigned frame evidence against the signed frame hashes (frame-evidence.ts, minEvidenceFrames here).
  */
 import { readFileSync } from 'node:fs';
 import { assertUsableBits } from '../iris/quality.ts';
@@ -22,6 +23,12 @@ export interface SignupPolicy {
   softwareVersions: Record<string, VersionStatus>;
   /** The status of a version not listed in softwareVersions. */
   unknownSoftwareVersion: VersionStatus;
+  /**
+   * The fewest frames whose pixels a signup must send as evidence (backend/frame-evidence.ts). Checked by
+   * the gate before the rest of the policy, and never stored as the signup's decision: the evidence is not
+   * signed, so a refusal for it is the request's, and a resend with the right evidence is decided normally.
+   */
+  minEvidenceFrames: number;
   liveness: {
     minFrames: number;
     /** The frames must span at least this, first to last (the stimulus and the pupil's answer to it). */
@@ -47,6 +54,7 @@ export function defaultSignupPolicy(softwareVersion: string): SignupPolicy {
     models: shippedModels(),
     softwareVersions: { [softwareVersion]: 'allowed' },
     unknownSoftwareVersion: 'blocked',
+    minEvidenceFrames: 1,
     liveness: {
       minFrames: 20,
       minReflexSpanMs: CAPTURE_MS - 500,

@@ -44,7 +44,7 @@ import { join } from 'node:path';
 import { Group } from '@semaphore-protocol/group';
 import pg from 'pg';
 import { ADMIN_TOKEN_FILE, TEMPLATE_KEY_FILE, TemplateCipher } from '../backend/backend-secrets.ts';
-import { backendConfig, openBackend, SOFTWARE_VERSION } from '../backend/service.ts';
+import { backendConfig, openBackend } from '../backend/service.ts';
 import { defaultSignupPolicy } from '../backend/signup-policy.ts';
 import {
   type DatabaseLocation,
@@ -62,6 +62,7 @@ import { fromHex, toHex } from '../protocol/bytes.ts';
 import { deviceAuthSigningBytes } from '../protocol/device-messages.ts';
 import type { IrisCode } from '../protocol/iris-code-layout.ts';
 import type { EyeSide } from '../protocol/signup-envelope.ts';
+import { SOFTWARE_VERSION } from '../protocol/software-version.ts';
 import { recapture, syntheticEye, TestDevice } from '../test/support/backend.ts';
 import { type Column, percentile, table } from './report.ts';
 

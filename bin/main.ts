@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { backendCommand } from '../backend/cli.ts';
+import { deviceCommand } from '../device/cli.ts';
 import { hsmCommand } from '../hsm/cli.ts';
 import { irisCommand } from '../iris/cli.ts';
 import { padCommand } from '../iris/pad/cli.ts';
@@ -18,6 +19,7 @@ const program = new Command('irisgate')
   .description('Irisgate: signed iris capture, uniqueness backend and zero-knowledge uniqueness proofs')
   .version(version)
   .addCommand(backendCommand())
+  .addCommand(deviceCommand())
   .addCommand(hsmCommand())
   .addCommand(irisCommand())
   .addCommand(padCommand());

@@ -63,7 +63,7 @@ function handleHex(handle: number): string {
   return `0x${handle.toString(16)}`;
 }
 
-async function sha256File(path: string): Promise<Uint8Array> {
+export async function sha256File(path: string): Promise<Uint8Array> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return new Uint8Array(hash.digest());

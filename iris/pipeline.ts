@@ -42,6 +42,8 @@ export interface IrisPipeline {
   /** sha256 of the iris-code model the encoder runs (it goes into every signup). */
   readonly modelSha256: string;
   encode(image: GreyImage): Promise<EncodedEye>;
+  /** The rest of encode() for a frame measureFrame has measured (its quality gates passed). */
+  encodeMeasured(stages: MeasuredFrameStages): Promise<EncodedEye>;
   release(): Promise<void>;
 }
 
@@ -72,6 +74,15 @@ export interface MeasuredFrameStages {
 export function measureFrame(image: GreyImage): MeasuredFrameStages {
   const t0 = performance.now();
   const segmentation = segmentEye(image);
+  return measureSegmentedFrame(image, segmentation, performance.now() - t0);
+}
+
+/** measureFrame after the segmentation (a caller that needed the pupil of every frame has it already). */
+export function measureSegmentedFrame(
+  image: GreyImage,
+  segmentation: EyeSegmentation,
+  segmentationMs = 0,
+): MeasuredFrameStages {
   const t1 = performance.now();
   const normalized = normalizeIris(image, segmentation);
   const t2 = performance.now();
@@ -82,18 +93,17 @@ export function measureFrame(image: GreyImage): MeasuredFrameStages {
     segmentation,
     normalized,
     quality,
-    timings: { segmentation: t1 - t0, normalization: t2 - t1, quality: t3 - t2 },
+    timings: { segmentation: segmentationMs, normalization: t2 - t1, quality: t3 - t2 },
   };
 }
 
 export async function createIrisPipeline(options: IrisEncoderOptions = {}): Promise<IrisPipeline> {
   const encoder: IrisEncoder = await createIrisEncoder(options);
   const masker = await createPatchMasker(options.manifestPath ? { manifestPath: options.manifestPath } : {});
-  return {
+  const pipeline: IrisPipeline = {
     modelSha256: encoder.modelSha256,
-    async encode(image) {
-      const t0 = performance.now();
-      const { segmentation, normalized, quality, timings } = measureFrame(image);
+    encode: (image) => pipeline.encodeMeasured(measureFrame(image)),
+    async encodeMeasured({ segmentation, normalized, quality, timings }) {
       const t3 = performance.now();
       const patch = await masker.mask(normalized);
       const visibleAfterPatchMask = quality.occlusion90 * (1 - patch.fraction);
@@ -103,6 +113,7 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
       const usableBits = countOnes(code.mask);
       assertUsableBits(usableBits);
       const t5 = performance.now();
+      const measured = timings.segmentation + timings.normalization + timings.quality;
       return {
         code,
         geometry: { pupil: segmentation.pupil, iris: segmentation.iris },
@@ -114,7 +125,7 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
           ...timings,
           patch: t4 - t3,
           encoding: t5 - t4,
-          total: t5 - t0,
+          total: measured + (t5 - t3),
         },
       };
     },
@@ -122,4 +133,5 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
       await Promise.all([encoder.release(), masker.release()]);
     },
   };
+  return pipeline;
 }

@@ -13,11 +13,19 @@
  * and a signup carries dozens of frames.)
  *   "irisgate/frame/v1" | string deviceId | bytes sessionNonce (32) | u32 sequence | u64 capturedAtMs
  *   | bytes frameSha256 (32) | bytes previousFrameSha256 (32; zeros for frame 0)
+ *
+ * A frame's hash (frameSha256 above, `sha256` of each frame in a signup envelope) is framePixelsSha256:
+ * SHA-256 of the canonical message
+ *   "irisgate/frame-pixels/v1" | u32 width | u32 height | bytes pixels (width * height, 8-bit grey, row-major)
+ * over the frame exactly as the camera gave it, so whoever holds the pixels (the backend, from a signup's
+ * frame evidence) can check them against the signed chain.
  */
+import { createHash } from 'node:crypto';
 import { canonicalMessage } from './canonical.ts';
 
 export const DEVICE_AUTH_DOMAIN = 'irisgate/device-auth/v1';
 export const FRAME_DOMAIN = 'irisgate/frame/v1';
+export const FRAME_PIXELS_DOMAIN = 'irisgate/frame-pixels/v1';
 export const CHALLENGE_BYTES = 32;
 
 export interface DeviceAuthChallenge {
@@ -64,4 +72,26 @@ export function frameSigningBytes(frame: FrameStatement): Uint8Array {
     .bytes(frame.frameSha256)
     .bytes(frame.previousFrameSha256)
     .finish();
+}
+
+/** An 8-bit grey image, row-major: `data` holds width * height bytes. */
+export interface GreyFrame {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * A frame's hash: SHA-256 of "irisgate/frame-pixels/v1" | u32 width | u32 height | bytes pixels. The
+ * pixels are hashed where they lie (the header is the canonical message up to them), never copied.
+ */
+export function framePixelsSha256(image: GreyFrame): Uint8Array {
+  const { width, height, data } = image;
+  if (data.length !== width * height) {
+    throw new RangeError(
+      `a ${width} x ${height} grey frame holds ${width * height} bytes, not ${data.length}`,
+    );
+  }
+  const header = canonicalMessage(FRAME_PIXELS_DOMAIN).u32(width).u32(height).u32(data.length).finish();
+  return new Uint8Array(createHash('sha256').update(header).update(data).digest());
 }

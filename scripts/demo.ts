@@ -1,99 +1,241 @@
 /**
- * The demo (`npm run demo`): what Irisgate can do end to end so far. It brings up the development trusted
- * hardware (SoftHSM and a software TPM), creates a development manufacturer CA, provisions one device on
- * each token, and plays the backend's side: verify the certificate chain, a signature by the iris-code key,
- * and a TPM quote over the measured device software with a fresh nonce. Later issues extend it to enrolment
- * and uniqueness proofs. State lives in .irisgate/demo (reused between runs); daemons stop at the end.
+ * The demo (`npm run demo [-- --json] [-- --people N]`): enrolment end to end on one machine, over HTTP on
+ * the loopback interface only (it runs with the network cut off).
+ *
+ * 1. An embedded backend: PGlite in a temporary folder, listening on 127.0.0.1.
+ * 2. A device: its keys on a SoftHSM token when SoftHSM is installed (the backend then runs in production
+ *    mode with a factory CA), else on the development signer (the backend then runs in development mode,
+ *    and the demo says so). A manufacturer CA certifies it; the operator registers it with the backend.
+ * 3. The device agent on the synthetic camera (no camera hardware here; iris/synth renders the eyes):
+ *    N people (default 5) each show their wallet's identity QR code, then their eye while the agent plays
+ *    the IR stimulus; each signup is signed, queued durably and delivered. Then the first person comes
+ *    back with a new wallet identity and is refused as a duplicate.
+ *
+ * `--json` prints progress to stderr and ends stdout with one line:
+ *   {"enrolled": N, "duplicatesRejected": M, "failedCaptures": K, "signer": ..., "backendMode": ..., ...}
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Identity } from '@semaphore-protocol/identity';
+import { ADMIN_TOKEN_FILE } from '../backend/backend-secrets.ts';
+import { backendConfig, openBackend } from '../backend/service.ts';
+import { type DeviceAgent, openDeviceAgent } from '../device/agent.ts';
+import { loadAgentConfig } from '../device/agent-config.ts';
+import { SyntheticCamera } from '../device/camera/synthetic-camera.ts';
+import { syntheticVisit } from '../device/synthetic-visit.ts';
 import { startHsmFixture, stopHsmFixture } from '../hsm/fixture/fixture.ts';
-import { CA_KEY_FILE, createManufacturerCa, loadManufacturerCa } from '../hsm/manufacturer-ca.ts';
-import { openDeviceKeys, provisionDevice } from '../hsm/provisioning.ts';
-import { extendPcr16, measureFiles, quotePcrs, readPcrs } from '../hsm/tpm-attestation.ts';
-import { toHex } from '../protocol/bytes.ts';
-import { verifyDeviceCertificate } from '../protocol/device-certificate.ts';
+import { createManufacturerCa } from '../hsm/manufacturer-ca.ts';
+import { defaultModulePath } from '../hsm/pkcs11-modules.ts';
+import { type DeviceTokenConfig, provisionDevice } from '../hsm/provisioning.ts';
+import { identityOf, sessionOf } from '../iris/synth/generate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { verifySignature } from '../protocol/signature.ts';
-import { expectedPcr16, verifyQuote } from '../protocol/tpm-attestation.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const stateDir = resolve(root, '.irisgate/demo');
-const step = (text: string) => process.stdout.write(`\n== ${text}\n`);
-const info = (text: string) => process.stdout.write(`   ${text}\n`);
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    people: { type: 'string', default: '5' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (args.help) {
+  process.stdout.write(
+    'usage: npm run demo [-- --json] [-- --people N]\n  enrols N synthetic people (default 5) through the device agent into an embedded backend,\n  then shows the first coming back refused as a duplicate\n',
+  );
+  process.exit(0);
+}
+const people = Number(args.people);
+if (!Number.isInteger(people) || people < 1 || people > 50) {
+  process.stderr.write('--people must be an integer in [1, 50]\n');
+  process.exit(2);
+}
+const out = args.json ? process.stderr : process.stdout;
+const step = (text: string) => out.write(`\n== ${text}\n`);
+const t0 = performance.now();
+const info = (text: string) => out.write(`   [${((performance.now() - t0) / 1000).toFixed(1)}] ${text}\n`);
+/** The synthetic people of the demo (iris/synth, this seed); a retry uses the person's next session. */
+const SEED = 'irisgate-demo';
+const ATTEMPTS = 3;
+
+function softHsmInstalled(): boolean {
+  try {
+    defaultModulePath('softhsm');
+    execFileSync('softhsm2-util', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Tally {
+  enrolled: number;
+  duplicatesRejected: number;
+  failedCaptures: number;
+  otherRejections: number;
+  lastFrameToQueuedMs: number[];
+}
+
+/** One person at the device: the QR code, then the eye; retried with a new capture on a capture failure. */
+async function visit(
+  agent: DeviceAgent,
+  camera: SyntheticCamera,
+  person: number,
+  label: string,
+  tally: Tally,
+): Promise<'enrolled' | 'duplicate' | 'failed' | 'rejected'> {
+  const identity = identityOf(SEED, person);
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const wallet = new Identity();
+    const session = sessionOf(SEED, identity, label === 'returning' ? 10 + attempt : attempt);
+    let shown = -1;
+    const eye = { identity, session, label: 'live' as const, seed: `${SEED}/${person}` };
+    const result = await syntheticVisit(agent, camera, { commitment: wallet.commitment, eye }, (event) => {
+      if (event.frames) {
+        const { captured, elapsedMs, captureMs } = event.frames;
+        const second = Math.floor(elapsedMs / 1000);
+        if (second !== shown) {
+          shown = second;
+          info(`   capturing: ${captured} frames, ${(elapsedMs / 1000).toFixed(1)} of ${captureMs / 1000} s`);
+        }
+      } else info(`${event.state}${event.detail ? `: ${event.detail}` : ''}`);
+    });
+    if (!result.ok) {
+      tally.failedCaptures++;
+      info(`capture failed in ${result.state} [${result.code}]: ${result.message}; the person tries again`);
+      continue;
+    }
+    tally.lastFrameToQueuedMs.push(result.lastFrameToQueuedMs);
+    info(
+      `signed signup queued ${result.lastFrameToQueuedMs.toFixed(0)} ms after the last frame (${Object.entries(
+        result.afterLastFrameMs,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ')}; liveness ${result.liveness.toFixed(2)})`,
+    );
+    const outcome = await agent.outcome(result.digest);
+    if (outcome.state === 'delivered') {
+      info('backend: ACCEPTED, commitment added to the Semaphore group');
+      return 'enrolled';
+    }
+    info(`backend: REFUSED [${outcome.record.code}]: ${outcome.record.message}`);
+    return outcome.record.code === 'duplicate_identity' ? 'duplicate' : 'rejected';
+  }
+  return 'failed';
+}
 
 async function main(): Promise<void> {
-  step('trusted hardware: SoftHSM token and software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)');
-  const fixture = await startHsmFixture(join(stateDir, 'hsm'));
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'irisgate-demo-'));
+  const cleanups: (() => Promise<void>)[] = [async () => rmSync(dir, { recursive: true, force: true })];
+  const tally: Tally = {
+    enrolled: 0,
+    duplicatesRejected: 0,
+    failedCaptures: 0,
+    otherRejections: 0,
+    lastFrameToQueuedMs: [],
+  };
   try {
-    info(`tokens "${fixture.softhsm.tokenLabel}" and "${fixture.tpm.tokenLabel}" ready in ${fixture.dir}`);
-
-    step('manufacturer CA (development)');
-    const caDir = join(stateDir, 'ca');
-    const ca = existsSync(join(caDir, CA_KEY_FILE))
-      ? await loadManufacturerCa(caDir)
-      : await createManufacturerCa(caDir);
-    info(`${ca.cert.subject}, valid until ${ca.cert.notAfter.toISOString()}`);
-
-    for (const token of [fixture.softhsm, fixture.tpm]) {
-      step(`device on the ${token.kind === 'tpm' ? 'TPM' : 'SoftHSM'} token`);
-      const dir = join(stateDir, `device-${token.kind}`);
-      const { profile, certificate, created } = await provisionDevice({ dir, token, pin: token.pin, ca });
-      info(
-        `device ${profile.deviceId}: keys ${created.length ? `created (${created.join(', ')})` : 'reused'}`,
-      );
-
-      const identity = await verifyDeviceCertificate(certificate, { ca: ca.cert, production: false });
-      info(
-        `certificate chains to the CA; keys: ${identity.keys.map((k) => `${k.role} ${k.algorithm}`).join(', ')}`,
-      );
-      await verifyDeviceCertificate(certificate, { ca: ca.cert, production: true }).catch(
-        (error: unknown) => {
-          if (!(error instanceof IrisgateError) || error.code !== 'development_key') throw error;
-          info(`a production backend refuses it: ${error.code} (development CA)`);
-        },
-      );
-
-      const keys = await openDeviceKeys(dir, profile, token.pin);
-      try {
-        const envelope = new TextEncoder().encode(
-          `signup from ${profile.deviceId} at ${new Date().toISOString()}`,
-        );
-        const signature = await keys.irisCode.sign(envelope);
-        await verifySignature(keys.irisCode.algorithm, keys.irisCode.publicKey, envelope, signature);
-        info(
-          `iris-code key (${keys.irisCode.algorithm}) signed a message; signature verifies: ${toHex(signature).slice(0, 32)}…`,
-        );
-      } finally {
-        keys.close();
-      }
-
-      if (profile.tpmQuoteKey) {
-        const software = [join(root, 'package.json'), join(root, 'package-lock.json')];
-        const measurement = await measureFiles(software);
-        const before = (await readPcrs([16])).get(16) ?? new Uint8Array(32);
-        await extendPcr16(measurement);
-        const nonce = randomBytes(32);
-        const quote = await quotePcrs({ nonce, akHandle: profile.tpmQuoteKey.handle });
-        const ak = identity.keys.find((k) => k.role === 'tpm-quote');
-        if (!ak) throw new Error('TPM device certificate lists no AK');
-        const expected = expectedPcr16([measurement], before);
-        await verifyQuote({
-          attest: quote.attest,
-          signature: quote.signature,
-          akPublicKey: ak.publicKey,
-          nonce,
-          expectedPcrs: { bank: 'sha256', values: new Map([[16, expected]]) },
-        });
-        info(`PCR 16 extended with the software measurement ${toHex(measurement).slice(0, 16)}…`);
-        info('TPM quote over PCR 16 with a fresh nonce verifies under the AK from the certificate');
-      }
+    const useSoftHsm = softHsmInstalled();
+    step(
+      useSoftHsm ? 'trusted hardware: a SoftHSM token' : 'NO SoftHSM: the DEVELOPMENT signer (keys in files)',
+    );
+    let token: DeviceTokenConfig = { kind: 'development' };
+    let pin: string | undefined;
+    if (useSoftHsm) {
+      const fixture = await startHsmFixture(join(dir, 'hsm'));
+      cleanups.push(() => stopHsmFixture(fixture.dir));
+      token = fixture.softhsm;
+      pin = fixture.softhsm.pin;
+      info(`token "${fixture.softhsm.tokenLabel}" ready`);
+    } else {
+      info('install softhsm2 (scripts/system-deps.sh) to keep the device keys in a token');
     }
+    const production = useSoftHsm;
+
+    step(`embedded backend (PGlite, ${production ? 'production' : 'DEVELOPMENT'} mode)`);
+    const backend = await openBackend({
+      database: { dataDir: join(dir, 'db') },
+      secretsDir: join(dir, 'backend-secrets'),
+      config: backendConfig({ production }),
+    });
+    cleanups.push(() => backend.close());
+    const url = await backend.listen({ port: 0, host: '127.0.0.1' });
+    info(`listening on ${url}${production ? '' : ': development mode accepts development CAs and keys'}`);
+    const adminToken = readFileSync(join(dir, 'backend-secrets', ADMIN_TOKEN_FILE), 'utf8').trim();
+    const admin = async (path: string, body: unknown) => {
+      const reply = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!reply.ok) throw new Error(`${path}: ${reply.status} ${await reply.text()}`);
+    };
+
+    step('manufacturer CA and device provisioning');
+    const ca = await createManufacturerCa(join(dir, 'ca'), {
+      name: production ? 'Irisgate Demo Factory CA' : 'Irisgate Development Manufacturer CA',
+      development: !production,
+    });
+    const deviceDir = join(dir, 'device');
+    const { profile, certificate } = await provisionDevice({ dir: deviceDir, token, pin, ca });
+    await admin('/v1/admin/cas', { certificate: ca.cert.toString('pem') });
+    await admin('/v1/admin/devices', { certificate: certificate.toString('pem') });
+    info(
+      `device ${profile.deviceId} provisioned (${profile.keys.irisCode.algorithm} iris-code key) and registered`,
+    );
+
+    step('device agent');
+    const camera = new SyntheticCamera({ fps: 10, renderThreads: 1 });
+    if (pin) process.env.IRISGATE_DEVICE_PIN = pin;
+    const agent = await openDeviceAgent(
+      loadAgentConfig(undefined, { backendUrl: url, deviceDir, stateDir: join(dir, 'device-state') }),
+      { camera },
+    );
+    cleanups.push(() => agent.close());
+    agent.startSending((event) => {
+      if (event.type === 'retry') info(`outbox: retry in ${event.delayMs} ms (${event.reason})`);
+    });
+    info(`camera: ${camera.description}`);
+    info(
+      `measured ${agent.software.files.length} software and model files; PCR 16 ${agent.pcr16Extended ? 'extended' : 'not extended (no TPM)'}`,
+    );
+
+    for (let person = 1; person <= people; person++) {
+      step(`person ${person} of ${people}: enrolment`);
+      const outcome = await visit(agent, camera, person, 'new', tally);
+      if (outcome === 'enrolled') tally.enrolled++;
+      else if (outcome === 'duplicate') tally.duplicatesRejected++;
+      else if (outcome === 'rejected') tally.otherRejections++;
+    }
+    step('person 1 comes back with a new wallet identity');
+    const again = await visit(agent, camera, 1, 'returning', tally);
+    if (again === 'duplicate') tally.duplicatesRejected++;
+    else if (again === 'enrolled') tally.enrolled++;
+    else if (again === 'rejected') tally.otherRejections++;
+
     step('done');
+    const sorted = [...tally.lastFrameToQueuedMs].sort((a, b) => a - b);
+    const summary = {
+      enrolled: tally.enrolled,
+      duplicatesRejected: tally.duplicatesRejected,
+      failedCaptures: tally.failedCaptures,
+      otherRejections: tally.otherRejections,
+      people,
+      signer: useSoftHsm ? 'softhsm' : 'development',
+      backendMode: production ? 'production' : 'development',
+      groupSize: (await (await fetch(`${url}/v1/group/root`)).json()).size,
+      medianLastFrameToQueuedMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
+      elapsedSeconds: Math.round((performance.now() - started) / 1000),
+    };
+    info(
+      `${summary.enrolled} enrolled, ${summary.duplicatesRejected} refused as duplicates, ${summary.failedCaptures} captures retried; group size ${summary.groupSize}; ${summary.elapsedSeconds} s`,
+    );
+    if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    if (summary.enrolled !== people || summary.duplicatesRejected !== 1) process.exitCode = 1;
   } finally {
-    await stopHsmFixture(fixture.dir);
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   }
 }
 

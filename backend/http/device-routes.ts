@@ -104,11 +104,13 @@ export function deviceRoutes(services: BackendServices) {
     app.post(
       '/v1/signups',
       {
+        // The only route with large bodies: the evidence PNGs.
+        bodyLimit: config.limits.signupBodyBytes,
         schema: {
           tags: ['device'],
           summary: 'Submit a signed signup; the answer is a signed receipt or a reason code',
           description:
-            'Idempotent: the same signup sent again gets the same answer. Rejections answer { code, message } only, never a distance or score.',
+            "Idempotent: the same signup sent again gets the same answer. The unsigned evidence (frame pixels) is checked against the signed frame hashes on every request and a refusal for it is never stored as the signup's answer. Rejections answer { code, message } only, never a distance or score.",
           security: device,
           body: SignupRequest,
           response: { 200: SignupReply, ...ERROR_REPLIES },

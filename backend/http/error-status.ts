@@ -35,6 +35,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   invalid_liveness_evidence: 422,
   liveness_failed: 422,
   invalid_frame_signature: 422,
+  frame_evidence_mismatch: 422,
+  malformed_evidence: 400,
   too_few_usable_bits: 422,
   body_too_large: 413,
   unsupported_media_type: 415,

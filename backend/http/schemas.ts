@@ -5,6 +5,7 @@
  */
 import { Type } from 'typebox';
 import { SIGNUP_LIMITS } from '../../protocol/signup-envelope.ts';
+import { BASE64_PATTERN, MAX_EVIDENCE_FRAMES, MAX_EVIDENCE_PNG_BASE64 } from '../frame-evidence.ts';
 
 const hex = (bytes: number, description: string) =>
   Type.String({ pattern: `^[0-9a-f]{${2 * bytes}}$`, description });
@@ -106,6 +107,36 @@ export const SignupRequest = Type.Object(
       { additionalProperties: false },
     ),
     signature: hex(64, 'r||s over signupSigningBytes with the iris-code key'),
+    evidence: Type.Optional(
+      Type.Object(
+        {
+          frames: Type.Array(
+            Type.Object(
+              {
+                sequence: Type.Integer({
+                  minimum: 0,
+                  maximum: 0xffff_ffff,
+                  description: 'the sequence of a frame in envelope.liveness.frames',
+                }),
+                png: Type.String({
+                  minLength: 4,
+                  maxLength: MAX_EVIDENCE_PNG_BASE64,
+                  pattern: BASE64_PATTERN,
+                  description: "base64 of an 8-bit grey PNG of the frame's pixels, exactly as hashed",
+                }),
+              },
+              { additionalProperties: false },
+            ),
+            { maxItems: MAX_EVIDENCE_FRAMES },
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Unsigned: the pixels of frames the iris templates were encoded from; each must hash (framePixelsSha256) to the sha256 the device signed for it. Required by the policy (minEvidenceFrames).',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

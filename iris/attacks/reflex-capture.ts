@@ -37,26 +37,42 @@ export function pupilResponse(seed: Seed): { amplitude: number; latencyMs: numbe
   return { amplitude: rng.uniform(0.08, 0.3), latencyMs: rng.uniform(190, 310) };
 }
 
+export interface ReflexPresentation {
+  identity: IdentityParams;
+  session: SessionParams;
+  label: PresentationLabel;
+  seed: Seed;
+}
+
+/** One frame of the presentation `tMs` after the first frame of a capture under `schedule`. */
+export function renderReflexFrame(
+  presentation: ReflexPresentation,
+  schedule: readonly StimulusPulse[],
+  tMs: number,
+): Omit<ReflexCaptureFrame, 'tMs'> {
+  const { identity, session, label, seed } = presentation;
+  const reacts = label === 'live' || !NO_REFLEX.includes(label);
+  const response = { baselinePx: session.dilation, ...pupilResponse(hashSeed(seed, identity.id)) };
+  const dilation = reacts ? livePupilRadius(schedule, tMs, response) : session.dilation;
+  const moment = { ...session, dilation };
+  const capture =
+    label === 'live'
+      ? renderLive(identity, moment)
+      : renderAttack({ kind: label, identity, session: moment, seed });
+  return { image: capture.image, dilation };
+}
+
 export function renderReflexCapture(
-  presentation: { identity: IdentityParams; session: SessionParams; label: PresentationLabel; seed: Seed },
+  presentation: ReflexPresentation,
   schedule: readonly StimulusPulse[],
   options: ReflexCaptureOptions = {},
 ): ReflexCaptureFrame[] {
-  const { identity, session, label, seed } = presentation;
   const fps = options.fps ?? 10;
   const duration = options.durationMs ?? CAPTURE_MS;
-  const reacts = label === 'live' || !NO_REFLEX.includes(label);
-  const response = { baselinePx: session.dilation, ...pupilResponse(hashSeed(seed, identity.id)) };
   const frames: ReflexCaptureFrame[] = [];
   for (let k = 0; k * 1000 < duration * fps; k++) {
     const tMs = Math.round((k * 1000) / fps);
-    const dilation = reacts ? livePupilRadius(schedule, tMs, response) : session.dilation;
-    const moment = { ...session, dilation };
-    const capture =
-      label === 'live'
-        ? renderLive(identity, moment)
-        : renderAttack({ kind: label, identity, session: moment, seed });
-    frames.push({ tMs, image: capture.image, dilation });
+    frames.push({ tMs, ...renderReflexFrame(presentation, schedule, tMs) });
   }
   return frames;
 }

@@ -1,6 +1,6 @@
 /** iris/task-pool.ts: results in input order from several threads, setup data, failures, progress. */
 import { describe, expect, it } from 'vitest';
-import { mapInWorkers } from '../../iris/task-pool.ts';
+import { mapInWorkers, openTaskPool } from '../../iris/task-pool.ts';
 
 const TASK = new URL('../support/echo-task.ts', import.meta.url);
 
@@ -34,5 +34,21 @@ describe('mapInWorkers', () => {
 
   it('maps nothing to nothing without starting a worker', async () => {
     expect(await mapInWorkers(TASK, [])).toEqual([]);
+  });
+});
+
+describe('openTaskPool', () => {
+  it('keeps its workers between inputs that arrive over time, and rejects what is left on close', async () => {
+    const pool = openTaskPool<{ n: number }, { text: string; thread: number }>(TASK, {
+      workers: 1,
+      setupData: { prefix: 'p-' },
+    });
+    const first = await pool.run({ n: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await pool.run({ n: 2 });
+    expect([first.text, second.text]).toEqual(['p-1', 'p-2']);
+    expect(second.thread).toBe(first.thread);
+    await pool.close();
+    await expect(pool.run({ n: 3 })).rejects.toThrow(/closed/);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Backend test harness: a whole backend (openBackend) on a test database, a manufacturer CA it trusts,
  * and devices that talk to it the way the device agent will: challenge, token, session nonce, a signup
- * envelope with chained frame signatures (attestation key) signed with the iris-code key.
+ * envelope with chained frame signatures (attestation key) signed with the iris-code key, and the frame
+ * evidence: the frames are deterministic noise images whose framePixelsSha256 the device signs, and the
+ * last one travels as a PNG beside the envelope.
  *
  * Iris templates here are synthetic bit strings: a "person" is a random code with a mask; capturing the
  * person again flips a fraction of the bits (genuine raw FHD ~ that fraction), another person is ~0.5 away.
@@ -11,14 +13,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
+import sharp from 'sharp';
 import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
-import {
-  type Backend,
-  type BackendConfig,
-  backendConfig,
-  openBackend,
-  SOFTWARE_VERSION,
-} from '../../backend/service.ts';
+import { type Backend, type BackendConfig, backendConfig, openBackend } from '../../backend/service.ts';
 import { shippedModels } from '../../backend/signup-policy.ts';
 import type { Pkcs11TemplateKeyConfig } from '../../backend/template-key.ts';
 import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
@@ -26,7 +23,12 @@ import type { Pkcs11TokenConfig } from '../../hsm/pkcs11-signer.ts';
 import { type DeviceKeys, openDeviceKeys, provisionDevice } from '../../hsm/provisioning.ts';
 import { seededUint32 } from '../../iris/seeded-random.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
-import { deviceAuthSigningBytes, frameSigningBytes } from '../../protocol/device-messages.ts';
+import {
+  deviceAuthSigningBytes,
+  framePixelsSha256,
+  frameSigningBytes,
+  type GreyFrame,
+} from '../../protocol/device-messages.ts';
 import { CODE_BITS, type IrisCode } from '../../protocol/iris-code-layout.ts';
 import {
   CAPTURE_MS,
@@ -40,6 +42,7 @@ import {
   signupEnvelopeToJson,
   signupSigningBytes,
 } from '../../protocol/signup-envelope.ts';
+import { SOFTWARE_VERSION } from '../../protocol/software-version.ts';
 import { type DatabaseTarget, testDatabaseLocation } from './databases.ts';
 
 export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `irisgate-${name}-`));
@@ -47,6 +50,57 @@ export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `irisgate-${
 /** Frames of a test capture: every 100 ms over the whole stimulus window (41). */
 const FRAME_INTERVAL_MS = 100;
 const FRAMES = CAPTURE_MS / FRAME_INTERVAL_MS + 1;
+
+/** The size of test frames unless a signup asks for another: small, so a signup stays small. */
+export const TEST_FRAME_SIZE: { width: number; height: number } = { width: 32, height: 24 };
+
+/** A frame's pixels: deterministic noise from `seed` (noise: its PNG hardly compresses, like a real sensor's). */
+export function testFramePixels(seed: string, { width, height } = TEST_FRAME_SIZE): GreyFrame {
+  const next = seededUint32(createHash('sha256').update(seed).digest().readUInt32BE(0));
+  const data = new Uint8Array(width * height);
+  for (let i = 0; i < data.length; i += 4) {
+    const value = next();
+    for (let j = 0; j < 4 && i + j < data.length; j++) data[i + j] = (value >>> (8 * j)) & 0xff;
+  }
+  return { width, height, data };
+}
+
+/** A frame as an 8-bit grey PNG, the way the device sends it. */
+export function framePng({ width, height, data }: GreyFrame): Promise<Buffer> {
+  return sharp(data, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+}
+
+/** A frame of the signed envelope with the pixels its sha256 was computed from. */
+export interface CapturedFrame {
+  sequence: number;
+  image: GreyFrame;
+}
+
+export interface EvidenceJson {
+  frames: { sequence: number; png: string }[];
+}
+
+/** A signup request body: the signed envelope and the unsigned frame evidence (when sent). */
+export interface SignupBody {
+  envelope: Record<string, unknown>;
+  signature: string;
+  evidence?: EvidenceJson;
+}
+
+/** The evidence for `frames`: each as a base64 PNG under its sequence. */
+export async function frameEvidence(frames: readonly CapturedFrame[]): Promise<EvidenceJson> {
+  return {
+    frames: await Promise.all(
+      frames.map(async ({ sequence, image }) => ({
+        sequence,
+        png: (await framePng(image)).toString('base64'),
+      })),
+    ),
+  };
+}
 
 /** A living pupil (30 px, 20 % constriction per unit of stimulus, 250 ms latency), measured exactly. */
 export const LIVE_PUPIL = (schedule: StimulusPulse[], tMs: number) =>
@@ -121,7 +175,11 @@ export class TestDevice {
     return fromHex(reply.json().nonce);
   }
 
-  /** A complete, correctly signed envelope; `change` edits it before the frames and envelope are signed. */
+  /**
+   * A complete, correctly signed envelope with its frame evidence (the last frame's PNG); `change` edits
+   * the envelope after the frames are signed and before the envelope is, and `evidence` chooses what
+   * evidence goes with it from the signed envelope's frames (undefined: none).
+   */
   async signup(
     nonce: Uint8Array,
     eyes: { side: EyeSide; template: IrisCode }[],
@@ -131,6 +189,8 @@ export class TestDevice {
       frames = FRAMES,
       pupil = LIVE_PUPIL,
       change = (e: SignupEnvelope) => e,
+      frameSize = TEST_FRAME_SIZE,
+      evidence = (captured: CapturedFrame[]) => frameEvidence(captured.slice(-1)),
     }: {
       commitment?: bigint;
       now?: number;
@@ -138,17 +198,25 @@ export class TestDevice {
       /** The pupil the frames show: a living one answering the stimulus by default. */
       pupil?: (schedule: StimulusPulse[], tMs: number) => number;
       change?: (e: SignupEnvelope) => SignupEnvelope;
+      /** The frames' size in pixels. */
+      frameSize?: { width: number; height: number };
+      /**
+       * The evidence to send, given the signed envelope's frames whose pixels this signup made, in envelope
+       * order (after `change`: a frame it moved keeps its pixels, one it invented has none).
+       */
+      evidence?: (frames: CapturedFrame[]) => EvidenceJson | undefined | Promise<EvidenceJson | undefined>;
     } = {},
-  ): Promise<{ envelope: Record<string, unknown>; signature: string }> {
+  ): Promise<SignupBody> {
     this.counter += 1;
     const frameList: SignupEnvelope['liveness']['frames'] = [];
+    const pixels = new Map<string, GreyFrame>();
     const schedule = stimulusSchedule(nonce);
     const firstFrameMs = now - CAPTURE_MS - 100;
-    let previous = new Uint8Array(32);
+    let previous: Uint8Array = new Uint8Array(32);
     for (let sequence = 0; sequence < frames; sequence++) {
-      const sha256 = new Uint8Array(
-        createHash('sha256').update(`${this.deviceId}/${now}/${sequence}`).digest(),
-      );
+      const image = testFramePixels(`${this.deviceId}/${now}/${sequence}`, frameSize);
+      const sha256 = framePixelsSha256(image);
+      pixels.set(toHex(sha256), image);
       const capturedAtMs = firstFrameMs + FRAME_INTERVAL_MS * sequence;
       const signature = await this.keys.attestation.sign(
         frameSigningBytes({
@@ -189,7 +257,16 @@ export class TestDevice {
       softwareVersion: SOFTWARE_VERSION,
     });
     const signature = await this.keys.irisCode.sign(signupSigningBytes(envelope));
-    return { envelope: signupEnvelopeToJson(envelope), signature: toHex(signature) };
+    const captured = envelope.liveness.frames.flatMap(({ sequence, sha256 }) => {
+      const image = pixels.get(toHex(sha256));
+      return image ? [{ sequence, image }] : [];
+    });
+    const sent = await evidence(captured);
+    return {
+      envelope: signupEnvelopeToJson(envelope),
+      signature: toHex(signature),
+      ...(sent ? { evidence: sent } : {}),
+    };
   }
 }
 
@@ -211,19 +288,32 @@ export interface TestBackend {
 }
 
 /**
+ * Config overrides for a test backend. A test that sets the limits without signupBodyBytes gets the signup
+ * route limited to bodyBytes like every other route (the backend's own default is larger, for evidence).
+ */
+export type TestBackendOverrides = Omit<Partial<BackendConfig>, 'limits'> & {
+  limits?: Omit<BackendConfig['limits'], 'signupBodyBytes'> & { signupBodyBytes?: number };
+};
+
+/**
  * Opens a backend on a fresh database of `target`, with a trusted development CA (a factory CA when
  * production); `close()` closes everything it opened and drops the database.
  */
 export async function startTestBackend(
   target: DatabaseTarget,
-  overrides: Partial<BackendConfig> = {},
+  overrides: TestBackendOverrides = {},
   { clock, templateKeyToken }: { clock?: () => number; templateKeyToken?: Pkcs11TemplateKeyConfig } = {},
 ): Promise<TestBackend> {
   const open: { close(): Promise<void> }[] = [];
   const location = await testDatabaseLocation(target);
   open.push(location);
   const secretsDir = tempDir('backend-secrets');
-  const config = backendConfig({ production: false, ...overrides });
+  const { limits, ...rest } = overrides;
+  const config = backendConfig({
+    production: false,
+    ...rest,
+    ...(limits ? { limits: { ...limits, signupBodyBytes: limits.signupBodyBytes ?? limits.bodyBytes } } : {}),
+  });
   const ca = await createManufacturerCa(tempDir('backend-ca'), { development: !config.production });
   const openIt = async () => {
     const opened = await openBackend({

@@ -1,0 +1,418 @@
+/**
+ * One capture session on the device, as an explicit state machine:
+ *
+ *   reading_identity -> authenticating -> fetching_nonce -> capturing -> fusing -> checking_liveness
+ *   -> signing -> queued                        (any state) -> failed, with a stable code and a message
+ *
+ * reading_identity: the user's Semaphore identity commitment, from a QR payload given by the operator or
+ *   read from a QR code the user's phone shows the camera (device/identity-qr.ts).
+ * authenticating / fetching_nonce: the backend's challenge signed with the attestation key, then a session
+ *   nonce; the stimulus schedule is derived from it (protocol/pupil-reflex.ts).
+ * capturing: CAPTURE_MS of frames from the first one, while the IR LED plays the schedule. Every frame is
+ *   hashed (protocol framePixelsSha256), signed by the attestation key over a statement chained to the
+ *   previous frame, and segmented for its pupil radius (the reflex evidence); the frames that pass the
+ *   quality gates compete for the best `fusedFrames` places by visible iris x sharpness, and a frame
+ *   entering them is encoded and judged by the presentation-attack detector at once, so little is left to
+ *   do after the last frame.
+ * fusing: the best frames' codes become one (device/template-fusion.ts).
+ * checking_liveness: the device's own verdicts before it spends a signup: the pupil must answer the
+ *   stimulus (the check the backend repeats) and the frames must pass the presentation-attack detector.
+ * signing: the envelope with a fresh counter, signed by the iris-code key, with the reference frame's
+ *   pixels as evidence; queued: written durably to the outbox, which delivers it.
+ */
+import sharp from 'sharp';
+import type { DeviceKeys } from '../hsm/provisioning.ts';
+import type { PadAssessment, PadDetector } from '../iris/pad/detector.ts';
+import { type EncodedEye, type IrisPipeline, measureSegmentedFrame } from '../iris/pipeline.ts';
+import { assertUsableBits } from '../iris/quality.ts';
+import { segmentEye } from '../iris/segmentation/index.ts';
+import type { GreyImage } from '../iris/types.ts';
+import { toHex } from '../protocol/bytes.ts';
+import { framePixelsSha256, frameSigningBytes } from '../protocol/device-messages.ts';
+import { type ErrorCode, IrisgateError } from '../protocol/errors.ts';
+import { CAPTURE_MS, checkPupilReflex, stimulusSchedule } from '../protocol/pupil-reflex.ts';
+import {
+  type EyeSide,
+  type LivenessFrame,
+  type SignupEnvelope,
+  signupDigest,
+  signupEnvelopeToJson,
+  signupSigningBytes,
+} from '../protocol/signup-envelope.ts';
+import type { BackendClient } from './backend-client.ts';
+import type { CameraSource, CaptureStimulus } from './camera/camera-source.ts';
+import { nextCounter } from './device-counter.ts';
+import { parseIdentityQrPayload, readIdentityQr } from './identity-qr.ts';
+import type { IrLed } from './ir-led.ts';
+import type { Outbox } from './outbox.ts';
+import { fuseIrisCodes } from './template-fusion.ts';
+
+export const SESSION_STATES = [
+  'reading_identity',
+  'authenticating',
+  'fetching_nonce',
+  'capturing',
+  'fusing',
+  'checking_liveness',
+  'signing',
+  'queued',
+  'failed',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+/** The transitions a session may take; anything else is a bug and throws. */
+const NEXT: Record<SessionState, readonly SessionState[]> = {
+  reading_identity: ['authenticating'],
+  authenticating: ['fetching_nonce'],
+  fetching_nonce: ['capturing'],
+  capturing: ['fusing'],
+  fusing: ['checking_liveness'],
+  checking_liveness: ['signing'],
+  signing: ['queued'],
+  queued: [],
+  failed: [],
+};
+
+export interface CaptureOptions {
+  /** Which eye the camera films (default left). */
+  eye: EyeSide;
+  /** Frames from the first one to this (default CAPTURE_MS: the stimulus and the last recovery). */
+  captureMs: number;
+  /** Frames fused into the template (default 3). */
+  fusedFrames: number;
+  /** How long to look for the user's QR code (default 30 s). */
+  identityTimeoutMs: number;
+}
+
+export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = {
+  eye: 'left',
+  captureMs: CAPTURE_MS,
+  fusedFrames: 3,
+  identityTimeoutMs: 30_000,
+};
+
+export interface DeviceContext {
+  deviceId: string;
+  keys: DeviceKeys;
+  client: BackendClient;
+  camera: CameraSource;
+  led: IrLed;
+  pipeline: IrisPipeline;
+  pad: PadDetector;
+  outbox: Outbox;
+  /** Where the counter lives. */
+  stateDir: string;
+  models: SignupEnvelope['models'];
+  softwareVersion: string;
+  options: CaptureOptions;
+}
+
+export interface SessionEvent {
+  state: SessionState;
+  detail?: string;
+  /** While capturing: frames so far, and how far into the capture window the last one is. */
+  frames?: { captured: number; elapsedMs: number; captureMs: number };
+}
+
+export type SessionResult =
+  | {
+      ok: true;
+      /** SHA-256 of the signed bytes, hex: the outbox id and the backend's idempotency key. */
+      digest: string;
+      commitment: bigint;
+      /** ms from the last captured frame's arrival to the signup durably in the outbox. */
+      lastFrameToQueuedMs: number;
+      /** Where that time went, ms: the last frame, fusion, liveness, counter and signature, outbox. */
+      afterLastFrameMs: {
+        lastFrame: number;
+        fusion: number;
+        liveness: number;
+        signing: number;
+        queueing: number;
+      };
+      frames: number;
+      liveness: number;
+    }
+  | { ok: false; state: SessionState; code: ErrorCode; message: string };
+
+interface Candidate {
+  key: number;
+  sequence: number;
+  image: GreyImage;
+  eye: EncodedEye;
+  pad: PadAssessment;
+}
+
+/**
+ * The detector's score on the policy's scale: its operating threshold maps to 0.5 (the backend's default
+ * minimum liveness score), 0 and 1 stay where they are, linear on each side.
+ */
+export function calibratedLiveness(score: number, threshold: number): number {
+  return score < threshold ? (0.5 * score) / threshold : 0.5 + (0.5 * (score - threshold)) / (1 - threshold);
+}
+
+const fail = (code: ErrorCode, message: string) => new IrisgateError(code, message);
+
+/** The pipeline's refusal code that stopped most frames (what the operator should fix), or no_eye_found. */
+function commonestRefusal(refusals: Map<ErrorCode, number>): ErrorCode {
+  let best: ErrorCode = 'no_eye_found';
+  let count = 0;
+  for (const [code, n] of refusals) if (n > count) [best, count] = [code, n];
+  return best;
+}
+
+export async function runCaptureSession(
+  context: DeviceContext,
+  {
+    identityQr,
+    onEvent,
+    signal,
+  }: { identityQr?: string; onEvent?: (event: SessionEvent) => void; signal?: AbortSignal } = {},
+): Promise<SessionResult> {
+  let state: SessionState = 'reading_identity';
+  const enter = (next: SessionState, detail?: string) => {
+    if (!NEXT[state].includes(next)) throw new Error(`capture session: ${state} -> ${next} is not allowed`);
+    state = next;
+    onEvent?.({ state, detail });
+  };
+  onEvent?.({ state });
+  const { camera, led } = context;
+  try {
+    const commitment = identityQr ? parseIdentityQrPayload(identityQr) : await readIdentity(context, signal);
+    enter('authenticating', `identity commitment ${commitment.toString().slice(0, 12)}…`);
+    await context.client.authenticate();
+    enter('fetching_nonce');
+    const { nonce } = await context.client.sessionNonce();
+    enter('capturing', `stimulus from nonce ${toHex(nonce).slice(0, 12)}…`);
+    const capture = await captureFrames(context, nonce, (captured, elapsedMs) =>
+      onEvent?.({ state, frames: { captured, elapsedMs, captureMs: context.options.captureMs } }),
+    ).finally(() => {
+      led.stop();
+      camera.setStimulus?.(undefined);
+    });
+    signal?.throwIfAborted();
+    const marks = [capture.lastFrameArrivedAt, performance.now()];
+    enter('fusing', `${capture.candidates.length} frames`);
+    const fused = fuseIrisCodes(capture.candidates.map((c) => c.eye.code));
+    let usable = 0;
+    for (const bit of fused.code.mask) usable += bit;
+    assertUsableBits(usable);
+    marks.push(performance.now());
+    enter('checking_liveness');
+    const liveness = checkLiveness(context, nonce, capture);
+    marks.push(performance.now());
+    enter('signing');
+    const reference = capture.candidates[fused.reference] as Candidate;
+    const counter = await nextCounter(context.stateDir);
+    const envelope: SignupEnvelope = {
+      version: 1,
+      deviceId: context.deviceId,
+      sessionNonce: nonce,
+      counter,
+      deviceTimeMs: Date.now(),
+      identityCommitment: commitment,
+      eyes: [{ side: context.options.eye, template: fused.code }],
+      liveness: {
+        scores: liveness.scores,
+        stimulus: capture.stimulus.schedule.map((p) => ({
+          ...p,
+          startMs: capture.stimulus.startAtMs + p.startMs,
+        })),
+        frames: capture.frames,
+      },
+      models: context.models,
+      softwareVersion: context.softwareVersion,
+    };
+    const signingBytes = signupSigningBytes(envelope);
+    const [signature, png] = await Promise.all([
+      context.keys.irisCode.sign(signingBytes),
+      encodePng(reference.image),
+    ]);
+    const digest = toHex(signupDigest(signingBytes));
+    marks.push(performance.now());
+    await context.outbox.put(digest, {
+      envelope: signupEnvelopeToJson(envelope),
+      signature: toHex(signature),
+      evidence: { frames: [{ sequence: reference.sequence, png: png.toString('base64') }] },
+    });
+    marks.push(performance.now());
+    enter('queued', `signup ${digest.slice(0, 12)}… in the outbox`);
+    const step = (i: number) => (marks[i + 1] as number) - (marks[i] as number);
+    return {
+      ok: true,
+      digest,
+      commitment,
+      lastFrameToQueuedMs: (marks.at(-1) as number) - capture.lastFrameArrivedAt,
+      afterLastFrameMs: {
+        lastFrame: step(0),
+        fusion: step(1),
+        liveness: step(2),
+        signing: step(3),
+        queueing: step(4),
+      },
+      frames: capture.frames.length,
+      liveness: liveness.scores.liveness as number,
+    };
+  } catch (error) {
+    const known =
+      error instanceof IrisgateError
+        ? error
+        : signal?.aborted
+          ? fail('cancelled', 'the session was cancelled')
+          : fail('internal_error', error instanceof Error ? error.message : String(error));
+    const failedIn = state;
+    state = 'failed';
+    onEvent?.({ state, detail: `${known.code}: ${known.message}` });
+    return { ok: false, state: failedIn, code: known.code, message: known.message };
+  }
+}
+
+async function readIdentity(context: DeviceContext, signal?: AbortSignal): Promise<bigint> {
+  const deadline = Date.now() + context.options.identityTimeoutMs;
+  for await (const frame of context.camera.frames()) {
+    signal?.throwIfAborted();
+    const commitment = readIdentityQr(frame.image);
+    if (commitment !== undefined) return commitment;
+    if (Date.now() > deadline) break;
+  }
+  throw fail(
+    'identity_qr_not_found',
+    `no identity QR code seen in ${context.options.identityTimeoutMs / 1000} s: ask the user to show the wallet's code`,
+  );
+}
+
+interface Capture {
+  stimulus: CaptureStimulus;
+  frames: LivenessFrame[];
+  candidates: Candidate[];
+  lastFrameArrivedAt: number;
+}
+
+async function captureFrames(
+  context: DeviceContext,
+  nonce: Uint8Array,
+  onFrame: (captured: number, elapsedMs: number) => void,
+): Promise<Capture> {
+  const { camera, led, keys, pipeline, pad, options } = context;
+  const schedule = stimulusSchedule(nonce);
+  const frames: LivenessFrame[] = [];
+  const candidates: Candidate[] = [];
+  const refusals = new Map<ErrorCode, number>();
+  let stimulus: CaptureStimulus | undefined;
+  let previous: Uint8Array = new Uint8Array(32);
+  let lastFrameArrivedAt = 0;
+  for await (const frame of camera.frames()) {
+    const arrivedAt = performance.now();
+    if (!stimulus) {
+      stimulus = { schedule, startAtMs: frame.capturedAtMs };
+      led.play(stimulus);
+      camera.setStimulus?.(stimulus);
+    }
+    const tMs = frame.capturedAtMs - stimulus.startAtMs;
+    lastFrameArrivedAt = arrivedAt;
+    const sequence = frames.length;
+    const sha256 = framePixelsSha256(frame.image);
+    const signature = await keys.attestation.sign(
+      frameSigningBytes({
+        deviceId: context.deviceId,
+        sessionNonce: nonce,
+        sequence,
+        capturedAtMs: frame.capturedAtMs,
+        frameSha256: sha256,
+        previousFrameSha256: previous,
+      }),
+    );
+    previous = sha256;
+    let segmentation: ReturnType<typeof segmentEye>;
+    try {
+      segmentation = segmentEye(frame.image);
+    } catch (error) {
+      const code = error instanceof IrisgateError ? error.code : 'no_eye_found';
+      throw fail(
+        code,
+        `the eye was lost at frame ${sequence} (${tMs} ms): keep still and look at the device`,
+      );
+    }
+    frames.push({
+      sequence,
+      capturedAtMs: frame.capturedAtMs,
+      sha256,
+      signature,
+      pupilRadiusPx: segmentation.pupil.r,
+    });
+    onFrame(frames.length, tMs);
+    try {
+      const stages = measureSegmentedFrame(frame.image, segmentation);
+      const key = stages.quality.occlusion90 * stages.quality.sharpness;
+      const worst = candidates.at(-1);
+      if (candidates.length < options.fusedFrames || (worst && key > worst.key)) {
+        const eye = await pipeline.encodeMeasured(stages);
+        const verdict = await pad.assessMeasured(frame.image, eye);
+        candidates.push({ key, sequence, image: frame.image, eye, pad: verdict });
+        candidates.sort((a, b) => b.key - a.key);
+        candidates.length = Math.min(candidates.length, options.fusedFrames);
+      }
+    } catch (error) {
+      if (!(error instanceof IrisgateError)) throw error;
+      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
+    }
+    // The first frame at or past the end of the window is the last: no waiting for one more.
+    if (tMs >= options.captureMs) break;
+  }
+  if (!stimulus || frames.length === 0)
+    throw fail('camera_unavailable', `${camera.description} gave no frames`);
+  const spanMs = (frames.at(-1)?.capturedAtMs ?? 0) - stimulus.startAtMs;
+  if (spanMs < options.captureMs - 1000 / 3) {
+    throw fail(
+      'camera_unavailable',
+      `${camera.description} stopped after ${spanMs} ms of the ${options.captureMs} ms capture`,
+    );
+  }
+  if (candidates.length < options.fusedFrames) {
+    const code = commonestRefusal(refusals);
+    throw fail(
+      code,
+      `only ${candidates.length} of ${frames.length} frames passed the quality gates (mostly ${code})`,
+    );
+  }
+  return { stimulus, frames, candidates, lastFrameArrivedAt };
+}
+
+function checkLiveness(
+  context: DeviceContext,
+  nonce: Uint8Array,
+  capture: Capture,
+): { scores: Record<string, number> } {
+  const start = capture.stimulus.startAtMs;
+  const reflex = checkPupilReflex(
+    stimulusSchedule(nonce),
+    capture.frames.map((f) => ({ tMs: f.capturedAtMs - start, pupilRadiusPx: f.pupilRadiusPx })),
+  );
+  if (!reflex.live) {
+    throw fail('liveness_failed', `the pupil does not answer the IR stimulus (${reflex.reasons.join(', ')})`);
+  }
+  const verdicts = capture.candidates.map((c) => c.pad);
+  // Frames of one session are alike, so most verdicts agree; a patch seen in any frame is one too many.
+  const refused = verdicts.filter((v) => !v.live);
+  if (2 * refused.length > verdicts.length || refused.some((v) => v.reasons.includes('patch_detected'))) {
+    const reasons = [...new Set(refused.flatMap((v) => v.reasons))].join(', ');
+    throw fail(
+      'liveness_failed',
+      `${refused.length} of ${verdicts.length} best frames look like an attack (${reasons})`,
+    );
+  }
+  const threshold = context.pad.threshold;
+  const liveness =
+    verdicts.reduce((sum, v) => sum + calibratedLiveness(v.score, threshold), 0) / verdicts.length;
+  const patchFraction = Math.max(...verdicts.map((v) => v.patchFraction));
+  return { scores: { liveness, patch_fraction: patchFraction, reflex_amplitude: reflex.fit.amplitude } };
+}
+
+function encodePng(image: GreyImage): Promise<Buffer> {
+  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 1 },
+  })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+}

@@ -1,0 +1,99 @@
+/**
+ * The QR code a user's wallet shows so the device reads their Semaphore identity commitment:
+ * `irisgate:commitment:v1:<decimal commitment>`, the commitment in [1, BN254 scalar field) without leading
+ * zeros. The device decodes it from a camera frame (jsqr); the renderer (qrcode's module matrix, drawn here)
+ * makes the frames that tests and the demo show to the camera.
+ */
+import jsQR from 'jsqr';
+import QRCode from 'qrcode';
+import type { GreyImage } from '../iris/types.ts';
+import { IrisgateError } from '../protocol/errors.ts';
+import { SNARK_SCALAR_FIELD } from '../protocol/signup-envelope.ts';
+
+export const IDENTITY_QR_PREFIX = 'irisgate:commitment:v1:';
+/** A field element has at most 77 decimal digits. */
+const COMMITMENT_DECIMAL = /^[1-9][0-9]{0,76}$/;
+/** White modules around the code; the QR standard asks for 4. */
+const QUIET_ZONE_MODULES = 4;
+
+export function identityQrPayload(commitment: bigint): string {
+  if (commitment < 1n || commitment >= SNARK_SCALAR_FIELD) {
+    throw new IrisgateError('invalid_identity_qr', 'the commitment must be in [1, BN254 scalar field)');
+  }
+  return `${IDENTITY_QR_PREFIX}${commitment}`;
+}
+
+export function parseIdentityQrPayload(text: string): bigint {
+  if (!text.startsWith(IDENTITY_QR_PREFIX)) {
+    throw new IrisgateError('invalid_identity_qr', `the QR code does not start with ${IDENTITY_QR_PREFIX}`);
+  }
+  const decimal = text.slice(IDENTITY_QR_PREFIX.length);
+  if (!COMMITMENT_DECIMAL.test(decimal)) {
+    throw new IrisgateError('invalid_identity_qr', 'the commitment must be decimal without leading zeros');
+  }
+  const commitment = BigInt(decimal);
+  if (commitment >= SNARK_SCALAR_FIELD) {
+    throw new IrisgateError('invalid_identity_qr', 'the commitment must be below the BN254 scalar field');
+  }
+  return commitment;
+}
+
+/** The payload as a QR code (error correction M), centred on a white frame with the largest whole modules. */
+export function renderIdentityQr(
+  payload: string,
+  { width, height }: { width: number; height: number } = { width: 640, height: 480 },
+): GreyImage {
+  const { modules } = QRCode.create(payload, { errorCorrectionLevel: 'M' });
+  const moduleSize = Math.floor(Math.min(width, height) / (modules.size + 2 * QUIET_ZONE_MODULES));
+  if (moduleSize < 1) throw new RangeError(`a ${width}x${height} frame is too small for this QR code`);
+  const left = Math.floor((width - modules.size * moduleSize) / 2);
+  const top = Math.floor((height - modules.size * moduleSize) / 2);
+  const data = new Uint8Array(width * height).fill(255);
+  for (let row = 0; row < modules.size; row++) {
+    for (let col = 0; col < modules.size; col++) {
+      if (!modules.get(row, col)) continue;
+      for (let y = 0; y < moduleSize; y++) {
+        const start = (top + row * moduleSize + y) * width + left + col * moduleSize;
+        data.fill(0, start, start + moduleSize);
+      }
+    }
+  }
+  return { width, height, data };
+}
+
+/**
+ * The commitment in the frame's identity QR code; undefined when the frame shows no QR code, and
+ * invalid_identity_qr when it shows one that is not an identity commitment. A 3 x 3 mean first takes the
+ * edge off sensor noise, which jsqr's binariser would otherwise turn into speckle in flat areas.
+ */
+export function readIdentityQr(image: GreyImage): bigint | undefined {
+  const code = jsQR(smoothedRgba(image), image.width, image.height, { inversionAttempts: 'dontInvert' });
+  return code ? parseIdentityQrPayload(code.data) : undefined;
+}
+
+/** The 3 x 3 mean of a grey image (edges repeated), as the RGBA pixels jsqr takes. */
+function smoothedRgba({ width, height, data }: GreyImage): Uint8ClampedArray {
+  const rowSums = new Uint16Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const left = data[row + Math.max(x - 1, 0)] as number;
+      const right = data[row + Math.min(x + 1, width - 1)] as number;
+      rowSums[row + x] = left + (data[row + x] as number) + right;
+    }
+  }
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    const above = Math.max(y - 1, 0) * width;
+    const row = y * width;
+    const below = Math.min(y + 1, height - 1) * width;
+    for (let x = 0; x < width; x++) {
+      const mean =
+        ((rowSums[above + x] as number) + (rowSums[row + x] as number) + (rowSums[below + x] as number)) / 9;
+      const i = 4 * (row + x);
+      rgba[i] = rgba[i + 1] = rgba[i + 2] = mean;
+      rgba[i + 3] = 255;
+    }
+  }
+  return rgba;
+}
