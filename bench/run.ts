@@ -21,6 +21,7 @@ const BENCHMARKS = new Map<string, () => Promise<Benchmark>>([
   ['match', () => import('./match.ts')],
   ['iris', () => import('./iris.ts')],
   ['backend', () => import('./backend.ts')],
+  ['device', () => import('./device.ts')],
 ]);
 
 const USAGE = `usage: npm run bench -- [--json] [name...]

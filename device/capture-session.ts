@@ -17,8 +17,8 @@
  * fusing: the best frames' codes become one (device/template-fusion.ts).
  * checking_liveness: the device's own verdicts before it spends a signup: the pupil must answer the
  *   stimulus (the check the backend repeats) and the frames must pass the presentation-attack detector.
- * signing: the envelope with a fresh counter, signed by the iris-code key, with the reference frame's
- *   pixels as evidence; queued: written durably to the outbox, which delivers it.
+ * signing: the envelope (its counter was reserved with the nonce), signed by the iris-code key, with the
+ *   reference frame's pixels as evidence; queued: written durably to the outbox, which delivers it.
  */
 import sharp from 'sharp';
 import type { DeviceKeys } from '../hsm/provisioning.ts';
@@ -151,6 +151,9 @@ export function calibratedLiveness(score: number, threshold: number): number {
   return score < threshold ? (0.5 * score) / threshold : 0.5 + (0.5 * (score - threshold)) / (1 - threshold);
 }
 
+/** How much better (visible iris x sharpness) a frame must be than the worst best frame to replace it. */
+const CANDIDATE_MARGIN = 1.02;
+
 const fail = (code: ErrorCode, message: string) => new IrisgateError(code, message);
 
 /** The pipeline's refusal code that stopped most frames (what the operator should fix), or no_eye_found. */
@@ -182,7 +185,11 @@ export async function runCaptureSession(
     enter('authenticating', `identity commitment ${commitment.toString().slice(0, 12)}…`);
     await context.client.authenticate();
     enter('fetching_nonce');
-    const { nonce } = await context.client.sessionNonce();
+    // The counter is reserved now, durably, so the write is off the path from the last frame to the signup.
+    const [{ nonce }, counter] = await Promise.all([
+      context.client.sessionNonce(),
+      nextCounter(context.stateDir),
+    ]);
     enter('capturing', `stimulus from nonce ${toHex(nonce).slice(0, 12)}…`);
     const capture = await captureFrames(context, nonce, (captured, elapsedMs) =>
       onEvent?.({ state, frames: { captured, elapsedMs, captureMs: context.options.captureMs } }),
@@ -203,7 +210,6 @@ export async function runCaptureSession(
     marks.push(performance.now());
     enter('signing');
     const reference = capture.candidates[fused.reference] as Candidate;
-    const counter = await nextCounter(context.stateDir);
     const envelope: SignupEnvelope = {
       version: 1,
       deviceId: context.deviceId,
@@ -345,7 +351,8 @@ async function captureFrames(
       const stages = measureSegmentedFrame(frame.image, segmentation);
       const key = stages.quality.occlusion90 * stages.quality.sharpness;
       const worst = candidates.at(-1);
-      if (candidates.length < options.fusedFrames || (worst && key > worst.key)) {
+      // Frames of one capture differ little; a frame must be clearly better to be encoded and replace one.
+      if (candidates.length < options.fusedFrames || (worst && key > worst.key * CANDIDATE_MARGIN)) {
         const eye = await pipeline.encodeMeasured(stages);
         const verdict = await pad.assessMeasured(frame.image, eye);
         candidates.push({ key, sequence, image: frame.image, eye, pad: verdict });

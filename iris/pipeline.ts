@@ -102,7 +102,8 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
   const masker = await createPatchMasker(options.manifestPath ? { manifestPath: options.manifestPath } : {});
   const pipeline: IrisPipeline = {
     modelSha256: encoder.modelSha256,
-    encode: (image) => pipeline.encodeMeasured(measureFrame(image)),
+    // async: a frame measureFrame refuses rejects the promise like every later stage's refusal.
+    encode: async (image) => pipeline.encodeMeasured(measureFrame(image)),
     async encodeMeasured({ segmentation, normalized, quality, timings }) {
       const t3 = performance.now();
       const patch = await masker.mask(normalized);

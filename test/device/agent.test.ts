@@ -17,28 +17,21 @@ import { fileURLToPath } from 'node:url';
 import { Identity } from '@semaphore-protocol/identity';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DeviceAgent, OUTBOX_DIR, openDeviceAgent } from '../../device/agent.ts';
-import { type AgentConfig, loadAgentConfig } from '../../device/agent-config.ts';
+import { OUTBOX_DIR } from '../../device/agent.ts';
 import { BackendClient } from '../../device/backend-client.ts';
-import { SyntheticCamera } from '../../device/camera/synthetic-camera.ts';
 import type { SessionEvent, SessionResult } from '../../device/capture-session.ts';
 import { Outbox, type OutboxEvent } from '../../device/outbox.ts';
 import { syntheticVisit } from '../../device/synthetic-visit.ts';
-import { provisionDevice } from '../../hsm/provisioning.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
-import { inject, startTestBackend, type TestBackend, tempDir } from '../support/backend.ts';
+import { inject, tempDir } from '../support/backend.ts';
+import { type DeviceRig, startDeviceRig } from '../support/device.ts';
 import { sharedHsmFixture } from '../support/hsm.ts';
 
 const SEED = 'device-agent-test';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = sharedHsmFixture();
 
-let h: TestBackend;
-let port: number;
-let deviceDir: string;
-let stateDir: string;
-let camera: SyntheticCamera;
-let agent: DeviceAgent;
+let rig: DeviceRig;
 const events: OutboxEvent[] = [];
 
 const person = (id: number, session = 0) => {
@@ -70,7 +63,7 @@ async function queuedVisit(
 ): Promise<SessionResult & { ok: true }> {
   const failures: string[] = [];
   for (let session = firstSession; session < firstSession + 3; session++) {
-    const result = await syntheticVisit(agent, camera, person(id, session), onEvent);
+    const result = await syntheticVisit(rig.agent, rig.camera, person(id, session), onEvent);
     if (result.ok) return result;
     failures.push(failure(result));
   }
@@ -78,55 +71,34 @@ async function queuedVisit(
 }
 
 async function groupSize(): Promise<number> {
-  return (await inject(h.backend, 'GET', '/v1/group/root')).json().size;
+  return (await inject(rig.h.backend, 'GET', '/v1/group/root')).json().size;
 }
 
 async function decisions(): Promise<{ outcome: string; reason: string }[]> {
-  return h.backend.services.db.query('select outcome, reason from signup_decisions order by decided_at_ms');
-}
-
-function agentConfig(backendUrl: string): AgentConfig {
-  return loadAgentConfig(undefined, { backendUrl, deviceDir, stateDir, fps: 5 });
+  return rig.h.backend.services.db.query(
+    'select outcome, reason from signup_decisions order by decided_at_ms',
+  );
 }
 
 beforeAll(async () => {
-  h = await startTestBackend('pglite', { production: true });
-  const url = await h.backend.listen({ port: 0, host: '127.0.0.1' });
-  port = Number(new URL(url).port);
-  deviceDir = tempDir('agent-device');
-  stateDir = tempDir('agent-state');
-  const { certificate } = await provisionDevice({
-    dir: deviceDir,
-    token: fixture.softhsm,
-    pin: fixture.softhsm.pin,
-    ca: h.ca,
-  });
-  const registered = await inject(h.backend, 'POST', '/v1/admin/devices', {
-    token: h.adminToken,
-    body: { certificate: certificate.toString('pem') },
-  });
-  expect(registered.statusCode).toBe(201);
-  process.env.IRISGATE_DEVICE_PIN = fixture.softhsm.pin;
-  camera = new SyntheticCamera({ fps: 5, renderThreads: 1 });
-  agent = await openDeviceAgent(agentConfig(url), { camera });
-  agent.startSending((event) => events.push(event));
+  rig = await startDeviceRig({ token: fixture.softhsm, pin: fixture.softhsm.pin });
+  rig.agent.startSending((event) => events.push(event));
 }, 120_000);
 
 afterAll(async () => {
-  await agent?.close();
-  await h?.close();
+  await rig?.close();
 });
 
 describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
   it('enrols a person, and refuses them when they come back with another wallet', async () => {
     const first = await queuedVisit(1);
     expect(first.frames).toBeGreaterThanOrEqual(26);
-    const accepted = await agent.outcome(first.digest);
+    const accepted = await rig.agent.outcome(first.digest);
     expect(accepted.state, accepted.state === 'rejected' ? accepted.record.message : '').toBe('delivered');
     expect(await groupSize()).toBe(1);
 
     const again = await queuedVisit(1, 3);
-    const refused = await agent.outcome(again.digest);
+    const refused = await rig.agent.outcome(again.digest);
     expect(refused).toMatchObject({ state: 'rejected', record: { code: 'duplicate_identity' } });
     expect(await groupSize()).toBe(1);
   }, 180_000);
@@ -135,27 +107,25 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     let down: Promise<void> | undefined;
     const result = await queuedVisit(2, 0, (event) => {
       // The capture is done and judged; the backend goes away before the signup is signed and queued.
-      if (event.state === 'signing') down = h.backend.close();
+      if (event.state === 'signing') down = rig.h.backend.close();
     });
     await down;
     const retriesBefore = () => events.filter((e) => e.type === 'retry' && e.id === result.digest).length;
     await expect.poll(retriesBefore, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
-    expect((await agent.outbox.get(result.digest))?.state).toBe('pending');
+    expect((await rig.agent.outbox.get(result.digest))?.state).toBe('pending');
 
-    await h.restart();
-    await h.backend.listen({ port, host: '127.0.0.1' });
-    expect((await agent.outcome(result.digest, { timeoutMs: 60_000 })).state).toBe('delivered');
+    await rig.h.restart();
+    await rig.h.backend.listen({ port: rig.port, host: '127.0.0.1' });
+    expect((await rig.agent.outcome(result.digest, { timeoutMs: 60_000 })).state).toBe('delivered');
     expect(await groupSize()).toBe(2);
     expect((await decisions()).filter((d) => d.outcome === 'accepted')).toHaveLength(2);
   }, 180_000);
 
   it('refuses a signup whose evidence frame changed after signing, and accepts the untouched one', async () => {
     // Queue without the agent's sender racing us: capture, then take the record before it is sent.
-    await agent.close();
-    camera = new SyntheticCamera({ fps: 5, renderThreads: 1 });
-    agent = await openDeviceAgent(agentConfig(`http://127.0.0.1:${port}`), { camera });
+    const agent = await rig.reopenAgent();
     const result = await queuedVisit(3);
-    const record = await agent.outbox.get(result.digest);
+    const record = await rig.agent.outbox.get(result.digest);
     const body = record?.record.body as { evidence: { frames: { sequence: number; png: string }[] } };
     const evidence = body.evidence.frames[0];
     if (!evidence) throw new Error('no evidence frame');
@@ -173,7 +143,7 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
       evidence: { frames: [{ ...evidence, png: tamperedPng.toString('base64') }] },
     };
     const client = new BackendClient({
-      baseUrl: `http://127.0.0.1:${port}`,
+      baseUrl: rig.url,
       deviceId: agent.context.deviceId,
       attestation: agent.context.keys.attestation,
     });
@@ -183,11 +153,13 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     });
     // Still pending in the outbox: the next test kills the agent process delivering it.
     expect(record?.state).toBe('pending');
-    await agent.close();
+    await rig.agent.close();
   }, 180_000);
 
   it('loses and duplicates nothing when the agent process is killed -9 during the submit', async () => {
-    const pending = await (await Outbox.open(join(stateDir, OUTBOX_DIR), { readOnly: true })).list('pending');
+    const pending = await (await Outbox.open(join(rig.stateDir, OUTBOX_DIR), { readOnly: true })).list(
+      'pending',
+    );
     expect(pending).toHaveLength(1);
     const id = pending[0]?.id as string;
     // A proxy that forwards to the backend but holds the signup's answer: the backend has stored the
@@ -200,9 +172,9 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     const proxy: Server = createServer(async (request, response) => {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const upstream = await fetch(`http://127.0.0.1:${port}${request.url}`, {
+      const upstream = await fetch(`${rig.url}${request.url}`, {
         method: request.method,
-        headers: { ...(request.headers as Record<string, string>), host: `127.0.0.1:${port}` },
+        headers: { ...(request.headers as Record<string, string>), host: new URL(rig.url).host },
         body: request.method === 'GET' ? undefined : Buffer.concat(chunks),
       });
       const text = await upstream.text();
@@ -218,7 +190,10 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
     const configFile = join(tempDir('agent-config'), 'irisgate-device.json');
-    writeFileSync(configFile, JSON.stringify({ backendUrl: proxyUrl, deviceDir, stateDir, fps: 5 }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ backendUrl: proxyUrl, deviceDir: rig.deviceDir, stateDir: rig.stateDir, fps: 5 }),
+    );
     const runAgent = (): { child: ChildProcess; output: string[] } => {
       const child = spawn(
         process.execPath,
@@ -241,7 +216,9 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
       await new Promise((resolve) => first.child.once('exit', resolve));
       const accepted = (await decisions()).filter((d) => d.outcome === 'accepted').length;
       expect(accepted).toBe(3); // the backend did store it
-      const stillPending = await (await Outbox.open(join(stateDir, OUTBOX_DIR), { readOnly: true })).get(id);
+      const stillPending = await (await Outbox.open(join(rig.stateDir, OUTBOX_DIR), { readOnly: true })).get(
+        id,
+      );
       expect(stillPending?.state).toBe('pending');
 
       hold = false;
@@ -260,7 +237,7 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
         second.child.kill('SIGTERM');
         await new Promise((resolve) => second.child.once('exit', resolve));
       }
-      const outbox = await Outbox.open(join(stateDir, OUTBOX_DIR), { readOnly: true });
+      const outbox = await Outbox.open(join(rig.stateDir, OUTBOX_DIR), { readOnly: true });
       expect(await outbox.counts()).toMatchObject({ pending: 0 });
       const item = await outbox.get(id);
       expect(item).toMatchObject({ state: 'delivered', record: { reply: { accepted: true } } });
