@@ -80,7 +80,9 @@ export async function run({ json }: { json: boolean }): Promise<void> {
           continue;
         }
         latencies.push(result.lastFrameToQueuedMs);
-        for (const [stage, ms] of Object.entries(result.afterLastFrameMs)) (stages[stage] ??= []).push(ms);
+        for (const [stage, ms] of Object.entries(result.afterLastFrameMs)) {
+          stages[stage] = [...(stages[stage] ?? []), ms];
+        }
         log(
           `session ${session + 1}/${SESSIONS}: ${result.lastFrameToQueuedMs.toFixed(0)} ms last frame -> queued`,
         );
