@@ -207,7 +207,12 @@ export class SignupGate {
     let commitTemplates: (() => void) | undefined;
     try {
       const outcome = await group.transaction(async (sql, addMember) => {
-        await consumeNonce(sql, envelope.sessionNonce, envelope.deviceId, now);
+        await consumeNonce(sql, envelope.sessionNonce, envelope.deviceId, {
+          now,
+          signedAtMs: envelope.deviceTimeMs,
+          maxSkewMs: policy.maxClockSkewMs,
+          maxDeliveryDelayMs: policy.maxDeliveryDelayMs,
+        });
         await advanceCounter(sql, envelope.deviceId, envelope.counter);
         if (duplicate) return reject(new IrisgateError('duplicate_identity'), sql);
         if (group.has(envelope.identityCommitment))

@@ -18,6 +18,11 @@ export type VersionStatus = 'allowed' | 'deprecated' | 'blocked';
 export interface SignupPolicy {
   /** How far the device's clock may be from the backend's. */
   maxClockSkewMs: number;
+  /**
+   * How late a signup signed in time may arrive (its nonce's issue to its delivery): the device's outbox
+   * keeps signups through a backend outage. The nonce must still have been live when the device signed.
+   */
+  maxDeliveryDelayMs: number;
   /** Model name -> the sha256 (hex) values allowed for it. Every model named here must be listed. */
   models: Record<string, string[]>;
   softwareVersions: Record<string, VersionStatus>;
@@ -51,6 +56,7 @@ export function shippedModels(): Record<string, string[]> {
 export function defaultSignupPolicy(softwareVersion: string): SignupPolicy {
   return {
     maxClockSkewMs: 120_000,
+    maxDeliveryDelayMs: 24 * 60 * 60 * 1000,
     models: shippedModels(),
     softwareVersions: { [softwareVersion]: 'allowed' },
     unknownSoftwareVersion: 'blocked',
@@ -81,8 +87,9 @@ export async function checkSignupPolicy(
   now: number,
 ): Promise<PolicyVerdict> {
   const warnings: string[] = [];
+  // Signed in the future, or longer ago than any delivery may take (the nonce check is the precise one).
   const skew = envelope.deviceTimeMs - now;
-  if (Math.abs(skew) > policy.maxClockSkewMs) {
+  if (skew > policy.maxClockSkewMs || -skew > policy.maxDeliveryDelayMs + policy.maxClockSkewMs) {
     throw new IrisgateError('stale_timestamp', `device time is ${skew} ms from backend time`);
   }
   checkModels(envelope, policy.models);

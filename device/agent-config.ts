@@ -35,10 +35,15 @@ export interface AgentConfig {
   identityTimeoutMs: number;
   /** Per HTTP request to the backend. */
   requestTimeoutMs: number;
+  /**
+   * How long delivered and refused signups stay in the outbox (they hold an iris template and an eye
+   * image); pending ones stay until the backend answers.
+   */
+  keepFinishedHours: number;
 }
 
 export const DEFAULT_AGENT_CONFIG: AgentConfig = {
-  backendUrl: 'http://127.0.0.1:8080',
+  backendUrl: 'http://127.0.0.1:8620',
   deviceDir: '.irisgate/device',
   stateDir: '.irisgate/device-state',
   camera: 'synthetic',
@@ -49,6 +54,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   fusedFrames: 3,
   identityTimeoutMs: 30_000,
   requestTimeoutMs: 15_000,
+  keepFinishedHours: 24,
 };
 
 const invalid = (file: string, why: string) => new IrisgateError('invalid_argument', `${file}: ${why}`);
@@ -71,7 +77,14 @@ function check(config: AgentConfig, file: string): AgentConfig {
   positiveInteger('fusedFrames', 9);
   positiveInteger('identityTimeoutMs', 3_600_000);
   positiveInteger('requestTimeoutMs', 600_000);
+  positiveInteger('keepFinishedHours', 24 * 365);
   if (config.eye !== 'left' && config.eye !== 'right') throw invalid(file, 'eye must be "left" or "right"');
+  for (const name of ['pinFile', 'pixelFormat', 'led'] as const) {
+    const value = config[name];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw invalid(file, `${name} must be a non-empty string when given`);
+    }
+  }
   return config;
 }
 

@@ -122,7 +122,7 @@ export async function openDeviceAgent(
         identityTimeoutMs: config.identityTimeoutMs,
       },
     };
-    return agent(context, software, pcr16Extended, closers);
+    return agent(config.keepFinishedHours * 3_600_000, context, software, pcr16Extended, closers);
   } catch (error) {
     for (const close of closers.reverse()) await close();
     throw error;
@@ -130,6 +130,7 @@ export async function openDeviceAgent(
 }
 
 function agent(
+  keepFinishedMs: number,
   context: DeviceContext,
   software: SoftwareMeasurement,
   pcr16Extended: boolean,
@@ -147,11 +148,14 @@ function agent(
     software,
     pcr16Extended,
     outbox,
-    capture: (options = {}) => runCaptureSession(context, options),
+    async capture(options = {}) {
+      await outbox.prune(Date.now() - keepFinishedMs);
+      return runCaptureSession(context, options);
+    },
     startSending(onEvent) {
       if (sender) return;
       sender = outbox.send({
-        deliver: (record) => client.submitSignup(record.body),
+        deliver: (record, { signal }) => client.submitSignup(record.body, signal),
         signal: stopSending.signal,
         onEvent(event) {
           if (event.type === 'delivered' || event.type === 'rejected') wake(event.id);

@@ -89,10 +89,13 @@ export class BackendClient {
     return { nonce: fromHex(reply.nonce), expiresAtMs: reply.expiresAtMs };
   }
 
-  /** Sends a signed signup; the outcome the outbox files it under (final, or to be retried). */
-  async submitSignup(body: unknown): Promise<DeliveryOutcome> {
+  /**
+   * Sends a signed signup; the outcome the outbox files it under (final, or to be retried). `signal`
+   * abandons the request (the agent is stopping): it is then retried later, like an unanswered one.
+   */
+  async submitSignup(body: unknown, signal?: AbortSignal): Promise<DeliveryOutcome> {
     try {
-      return { kind: 'delivered', reply: await this.#authenticated('POST', '/v1/signups', body) };
+      return { kind: 'delivered', reply: await this.#authenticated('POST', '/v1/signups', body, signal) };
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
       if (TRANSIENT.has(error.code) || TOKEN_REFUSED.has(error.code)) {
@@ -102,11 +105,16 @@ export class BackendClient {
     }
   }
 
-  async #authenticated(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  async #authenticated(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       if (!this.#token || this.#token.expiresAtMs - TOKEN_MARGIN_MS < Date.now()) await this.authenticate();
       try {
-        return await this.#request(method, path, { body, token: this.#token?.value });
+        return await this.#request(method, path, { body, token: this.#token?.value, signal });
       } catch (error) {
         if (attempt > 0 || !(error instanceof IrisgateError) || !TOKEN_REFUSED.has(error.code)) throw error;
         this.#token = undefined;
@@ -117,7 +125,7 @@ export class BackendClient {
   async #request(
     method: 'GET' | 'POST',
     path: string,
-    { body, token }: { body?: unknown; token?: string } = {},
+    { body, token, signal }: { body?: unknown; token?: string; signal?: AbortSignal } = {},
   ): Promise<unknown> {
     const url = `${this.baseUrl}${path}`;
     let response: Response;
@@ -129,7 +137,10 @@ export class BackendClient {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 15_000),
+        signal: AbortSignal.any([
+          AbortSignal.timeout(this.#options.timeoutMs ?? 15_000),
+          ...(signal ? [signal] : []),
+        ]),
       });
     } catch (cause) {
       const why =

@@ -170,7 +170,15 @@ export async function runCaptureSession(
     identityQr,
     onEvent,
     signal,
-  }: { identityQr?: string; onEvent?: (event: SessionEvent) => void; signal?: AbortSignal } = {},
+  }: {
+    identityQr?: string;
+    onEvent?: (event: SessionEvent) => void;
+    /**
+     * Stops waiting for the user's QR code (the session ends `cancelled`). Once someone is identified the
+     * session runs to its end: a capture stopped halfway would only waste their time and the nonce.
+     */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<SessionResult> {
   let state: SessionState = 'reading_identity';
   const enter = (next: SessionState, detail?: string) => {
@@ -197,7 +205,6 @@ export async function runCaptureSession(
       led.stop();
       camera.setStimulus?.(undefined);
     });
-    signal?.throwIfAborted();
     const marks = [capture.lastFrameArrivedAt, performance.now()];
     enter('fusing', `${capture.candidates.length} frames`);
     const fused = fuseIrisCodes(capture.candidates.map((c) => c.eye.code));

@@ -7,8 +7,9 @@
  *
  * `run` serves people one after the other: it waits for a wallet's identity QR code in front of the camera,
  * captures, queues the signed signup and shows the backend's answer when the outbox has it, with a live
- * status line on a terminal (log lines elsewhere; JSON lines with --json). SIGINT/SIGTERM finish the
- * session in progress and stop. `enroll` enrols every person of a synthetic set folder (`irisgate iris
+ * status line on a terminal (log lines elsewhere; JSON lines with --json). SIGINT/SIGTERM stop it: at
+ * once while it waits for a QR code, after queueing the signup when a capture is under way. A camera that
+ * keeps failing is retried with backoff, then `run` exits 1 for its supervisor (systemd) to restart it. `enroll` enrols every person of a synthetic set folder (`irisgate iris
  * synth`): each is rendered live under the stimulus by the synthetic camera, with a wallet identity kept in
  * DIR/wallets/. `status` reads the device profile, the outbox and the backend's readiness without
  * disturbing a running agent.
@@ -28,6 +29,22 @@ import { SyntheticCamera } from './camera/synthetic-camera.ts';
 import type { SessionEvent } from './capture-session.ts';
 import { Outbox, type OutboxEvent } from './outbox.ts';
 import { syntheticVisit } from './synthetic-visit.ts';
+
+/** Consecutive camera failures after which `run` exits (1) and leaves restarting to its supervisor. */
+const CAMERA_FAILURES_BEFORE_EXIT = 8;
+
+const abortableSleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 
 interface CommonOptions {
   config?: string;
@@ -82,7 +99,8 @@ function statusDisplay(json: boolean) {
         return;
       }
       status = event.state.replace('_', ' ');
-      if (event.state !== 'reading_identity') {
+      // A failure is logged once, by the caller, which knows whether it is worth a line.
+      if (event.state !== 'reading_identity' && event.state !== 'failed') {
         log(
           { event: 'session', state: event.state, detail: event.detail },
           `${event.state}${event.detail ? `: ${event.detail}` : ''}`,
@@ -140,15 +158,25 @@ async function run(options: CommonOptions): Promise<void> {
       void refreshCounts(agent, display);
     });
     await refreshCounts(agent, display);
+    let cameraFailures = 0;
     while (!stop.signal.aborted) {
       const result = await agent.capture({ onEvent: (e) => display.session(e), signal: stop.signal });
-      if (!result.ok && result.code === 'identity_qr_not_found') continue;
+      cameraFailures = !result.ok && result.code === 'camera_unavailable' ? cameraFailures + 1 : 0;
+      if (!result.ok && (result.code === 'identity_qr_not_found' || result.code === 'cancelled')) continue;
       if (!result.ok) {
-        if (result.code !== 'cancelled') {
-          display.log(
-            { event: 'failed', ...result },
-            `session failed in ${result.state} [${result.code}]: ${result.message}`,
+        display.log(
+          { event: 'failed', ...result },
+          `session failed in ${result.state} [${result.code}]: ${result.message}`,
+        );
+        if (cameraFailures >= CAMERA_FAILURES_BEFORE_EXIT) {
+          throw new IrisgateError(
+            'camera_unavailable',
+            `the camera failed ${cameraFailures} times in a row: ${result.message}`,
           );
+        }
+        // A camera that fails at once would otherwise spin: wait 1, 2, 4 ... 30 s before trying again.
+        if (cameraFailures > 0) {
+          await abortableSleep(Math.min(30_000, 1000 * 2 ** (cameraFailures - 1)), stop.signal);
         }
         continue;
       }

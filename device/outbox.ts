@@ -530,6 +530,30 @@ export class Outbox {
     return entries.map(({ sequence: _sequence, ...entry }) => entry);
   }
 
+  /**
+   * Removes delivered and rejected records finished before `finishedBeforeMs`: they hold a signed iris
+   * template and an eye image, so a device keeps them no longer than its operator needs them. Pending
+   * records are never touched. Returns how many were removed.
+   */
+  async prune(finishedBeforeMs: number): Promise<number> {
+    this.#checkWritable();
+    let removed = 0;
+    for (const state of FINAL_STATES) {
+      const folder = this.#folder(state);
+      let changed = false;
+      for (const entry of await this.list(state)) {
+        if (entry.unreadable || entry.finishedAtMs === undefined || entry.finishedAtMs >= finishedBeforeMs)
+          continue;
+        // The id stays known to this process, so a put of it is still a no-op.
+        await unlink(join(folder, `${entry.id}.json`)).catch(() => {});
+        changed = true;
+        removed++;
+      }
+      if (changed) await syncDir(folder);
+    }
+    return removed;
+  }
+
   /** Pending ids in sending order (writable outboxes: the in-memory index). */
   pendingIds(): string[] {
     return [...this.#pending.entries()].sort((a, b) => a[1].sequence - b[1].sequence).map(([id]) => id);

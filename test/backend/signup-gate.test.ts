@@ -295,8 +295,9 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
     expect(unknown.json()).toMatchObject({ code: 'unknown_nonce' });
     expect(unknown.statusCode).toBe(422);
 
+    // Signed 8 min after its 5 min nonce was issued: past expiry plus the 2 min clock allowance.
     const stale = await device.session(h.backend, token);
-    now += 6 * 60_000;
+    now += 8 * 60_000;
     try {
       const freshToken = await device.authenticate(h.backend);
       const expired = await post(
@@ -305,7 +306,18 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
       );
       expect(expired.json()).toMatchObject({ code: 'expired_nonce' });
     } finally {
-      now -= 6 * 60_000;
+      now -= 8 * 60_000;
+    }
+
+    // Signed while its nonce was live, delivered an hour later (an outbox riding out an outage): accepted.
+    const held = await device.session(h.backend, token);
+    const signedInTime = await device.signup(held, [{ side: 'left', template: person().left }], { now });
+    now += 60 * 60_000;
+    try {
+      const late = await post(signedInTime, await device.authenticate(h.backend));
+      expect(late.statusCode, late.body).toBe(200);
+    } finally {
+      now -= 60 * 60_000;
     }
   });
 
@@ -320,7 +332,9 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
 
   it('applies the policy: clock skew, models, software version, usable bits', async () => {
     const eyes = () => [{ side: 'left' as const, template: person().left }];
-    await expectRejected(eyes(), (e) => ({ ...e, deviceTimeMs: now - 10 * 60_000 }), 'stale_timestamp', 422);
+    // Signed (frames and envelope) 10 min before the backend issued its nonce.
+    const early = await signup(eyes(), { now: now - 10 * 60_000 });
+    expect(early.reply.json()).toMatchObject({ code: 'stale_timestamp' });
     await expectRejected(eyes(), (e) => ({ ...e, deviceTimeMs: now + 10 * 60_000 }), 'stale_timestamp', 422);
     await expectRejected(
       eyes(),

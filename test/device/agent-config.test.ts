@@ -51,7 +51,7 @@ afterEach(() => {
 describe('loadAgentConfig', () => {
   it('gives the documented defaults without a file', () => {
     expect(loadAgentConfig()).toEqual({
-      backendUrl: 'http://127.0.0.1:8080',
+      backendUrl: 'http://127.0.0.1:8620', // where `irisgate backend serve` listens by default
       deviceDir: '.irisgate/device',
       stateDir: '.irisgate/device-state',
       camera: 'synthetic',
@@ -192,13 +192,14 @@ describe('loadAgentConfig', () => {
     }
   });
 
-  it('refuses an optional path or format field that is not a string', () => {
-    // A number as pinFile would make agentPin read a file descriptor; a boolean LED folder fails deep
-    // inside the agent with a TypeError instead of naming the field.
+  it('refuses an optional path or format field that is not a non-empty string', () => {
+    // A number as pinFile would make agentPin read that file descriptor; a boolean LED folder would fail
+    // deep inside the agent with a TypeError instead of naming the field.
     for (const [field, value] of [
       ['pinFile', 5],
       ['led', true],
       ['pixelFormat', 42],
+      ['pixelFormat', ''],
     ] as const) {
       const file = configFile({ [field]: value });
       expectRefused(() => loadAgentConfig(file), file, field);

@@ -112,6 +112,31 @@ describe('put, list, get', () => {
     expect(await reopened.counts()).toEqual({ pending: 0, delivered: 1, rejected: 1, corrupt: 0 });
   });
 
+  it('prunes finished records older than the cut-off, never a pending one', async () => {
+    const dir = freshDir();
+    const outbox = await Outbox.open(dir);
+    const [ok, refused, waiting] = [idOf('p-ok'), idOf('p-refused'), idOf('p-waiting')];
+    await outbox.put(ok, { n: 1 });
+    await outbox.put(refused, { n: 2 });
+    await outbox.flush({
+      deliver: async (record) =>
+        record.id === ok
+          ? delivered()
+          : { kind: 'rejected', code: 'duplicate_identity', message: 'enrolled' },
+    });
+    await outbox.put(waiting, { n: 3 });
+    const finishedAt = Date.now();
+    expect(await outbox.prune(finishedAt - 60_000)).toBe(0);
+    expect(await outbox.counts()).toEqual({ pending: 1, delivered: 1, rejected: 1, corrupt: 0 });
+    expect(await outbox.prune(finishedAt + 1)).toBe(2);
+    expect(await tree(dir)).toMatchObject({ pending: [`${waiting}.json`], delivered: [], rejected: [] });
+    // Still known to this outbox: a put of a pruned id does not bring it back.
+    await outbox.put(ok, { n: 1 });
+    expect(await outbox.counts()).toEqual({ pending: 1, delivered: 0, rejected: 0, corrupt: 0 });
+    const reader = await Outbox.open(dir, { readOnly: true });
+    await expect(reader.prune(Date.now())).rejects.toMatchObject({ code: 'outbox_read_only' });
+  });
+
   it('refuses ids that are not a lower-case hex digest', async () => {
     const outbox = await Outbox.open(freshDir());
     for (const id of ['', 'abc', idOf(1).toUpperCase(), `${idOf(1)}0`, `../${idOf(1).slice(3)}`]) {
