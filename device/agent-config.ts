@@ -2,7 +2,7 @@
  * The device agent's configuration: a JSON file (`irisgate device run --config FILE`), every field
  * optional, relative paths resolved against the file's folder. The defaults (DEFAULT_AGENT_CONFIG) are
  * what device/README.md documents; device/irisgate-device.example.json holds them as a file to copy.
- * The token PIN is never in the file: IRISGATE_DEVICE_PIN, or `pinFile`.
+ * The token PIN is never in the file: IRISGATE_HSM_PIN, or `pinFile`.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -14,7 +14,7 @@ export interface AgentConfig {
   backendUrl: string;
   /** The provisioned device profile (`irisgate hsm init`): device.json, certificate, CA certificate. */
   deviceDir: string;
-  /** A file holding the token PIN (else IRISGATE_DEVICE_PIN; none for the development signer). */
+  /** A file holding the token PIN (else IRISGATE_HSM_PIN; none for the development signer). */
   pinFile?: string;
   /** The outbox and the signup counter. Keep it on persistent storage. */
   stateDir: string;
@@ -103,17 +103,23 @@ export function loadAgentConfig(file?: string, overrides: Partial<AgentConfig> =
     (key) => !(key in DEFAULT_AGENT_CONFIG) && !['pinFile', 'pixelFormat', 'led'].includes(key),
   );
   if (unknown.length > 0) throw invalid(file, `unknown field ${unknown.join(', ')}`);
-  const merged = { ...DEFAULT_AGENT_CONFIG, ...(json as Partial<AgentConfig>), ...overrides };
+  const merged = check({ ...DEFAULT_AGENT_CONFIG, ...(json as Partial<AgentConfig>), ...overrides }, file);
   const base = dirname(resolve(file));
   for (const key of ['deviceDir', 'stateDir', 'pinFile', 'led'] as const) {
     const value = merged[key];
     if (typeof value === 'string' && !(key in overrides)) merged[key] = resolve(base, value);
   }
-  return check(merged, file);
+  return merged;
 }
 
-/** The token PIN: the pinFile's first line, else IRISGATE_DEVICE_PIN, else none. */
+/** The token PIN: the pinFile's first line, else IRISGATE_HSM_PIN (as for `irisgate hsm`), else none. */
 export function agentPin(config: AgentConfig): string | undefined {
-  if (config.pinFile) return readFileSync(config.pinFile, 'utf8').split('\n')[0]?.trim();
-  return process.env.IRISGATE_DEVICE_PIN || undefined;
+  if (!config.pinFile) return process.env.IRISGATE_HSM_PIN || undefined;
+  try {
+    return readFileSync(config.pinFile, 'utf8').split('\n')[0]?.trim();
+  } catch (cause) {
+    throw new IrisgateError('invalid_argument', `pinFile ${config.pinFile}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }

@@ -30,6 +30,9 @@ export function sysfsLed(ledDir: string): IrLed {
   } catch (cause) {
     throw new IrisgateError('camera_unavailable', `no LED class device at ${ledDir}`, { cause });
   }
+  if (!Number.isSafeInteger(max) || max < 1) {
+    throw new IrisgateError('camera_unavailable', `${ledDir}/max_brightness is not a positive integer`);
+  }
   const set = (level: number) => writeFileSync(join(ledDir, 'brightness'), `${Math.round(level * max)}\n`);
   let timers: NodeJS.Timeout[] = [];
   const stop = () => {

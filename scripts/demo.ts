@@ -188,7 +188,7 @@ async function main(): Promise<void> {
 
     step('device agent');
     const camera = new SyntheticCamera({ fps: 10, renderThreads: 1 });
-    if (pin) process.env.IRISGATE_DEVICE_PIN = pin;
+    if (pin) process.env.IRISGATE_HSM_PIN = pin;
     const agent = await openDeviceAgent(
       loadAgentConfig(undefined, { backendUrl: url, deviceDir, stateDir: join(dir, 'device-state') }),
       { camera },

@@ -40,12 +40,12 @@ function expectRefused(load: () => AgentConfig, file: string, words: string | Re
 
 let savedPin: string | undefined;
 beforeEach(() => {
-  savedPin = process.env.IRISGATE_DEVICE_PIN;
-  delete process.env.IRISGATE_DEVICE_PIN;
+  savedPin = process.env.IRISGATE_HSM_PIN;
+  delete process.env.IRISGATE_HSM_PIN;
 });
 afterEach(() => {
-  if (savedPin === undefined) delete process.env.IRISGATE_DEVICE_PIN;
-  else process.env.IRISGATE_DEVICE_PIN = savedPin;
+  if (savedPin === undefined) delete process.env.IRISGATE_HSM_PIN;
+  else process.env.IRISGATE_HSM_PIN = savedPin;
 });
 
 describe('loadAgentConfig', () => {
@@ -62,6 +62,7 @@ describe('loadAgentConfig', () => {
       fusedFrames: 3,
       identityTimeoutMs: 30_000,
       requestTimeoutMs: 15_000,
+      keepFinishedHours: 24,
     });
     // A copy: changing it leaves the defaults alone.
     const config = loadAgentConfig();
@@ -170,6 +171,8 @@ describe('loadAgentConfig', () => {
       ['height', -480, '[1, 4096]'],
       ['identityTimeoutMs', 0, '[1, 3600000]'],
       ['requestTimeoutMs', 600_001, '[1, 600000]'],
+      ['keepFinishedHours', 0, '[1, 8760]'],
+      ['keepFinishedHours', 8761, '[1, 8760]'],
     ];
     for (const [field, value, range] of cases) {
       const file = configFile({ [field]: value });
@@ -208,28 +211,28 @@ describe('loadAgentConfig', () => {
 });
 
 describe('agentPin', () => {
-  it("reads the pin file's first line, trimmed, in preference to IRISGATE_DEVICE_PIN", () => {
+  it("reads the pin file's first line, trimmed, in preference to IRISGATE_HSM_PIN", () => {
     const folder = tempDir();
     mkdirSync(join(folder, 'secrets'));
     writeFileSync(join(folder, 'secrets/pin'), '  123456 \nsecond line\n');
     const file = join(folder, 'irisgate-device.json');
     writeFileSync(file, JSON.stringify({ pinFile: 'secrets/pin' }));
-    process.env.IRISGATE_DEVICE_PIN = 'from-environment';
+    process.env.IRISGATE_HSM_PIN = 'from-environment';
     expect(agentPin(loadAgentConfig(file))).toBe('123456');
   });
 
-  it('takes IRISGATE_DEVICE_PIN without a pin file, and no PIN when neither is set or it is empty', () => {
+  it('takes IRISGATE_HSM_PIN without a pin file, and no PIN when neither is set or it is empty', () => {
     const config = loadAgentConfig();
     expect(agentPin(config)).toBeUndefined();
-    process.env.IRISGATE_DEVICE_PIN = '';
+    process.env.IRISGATE_HSM_PIN = '';
     expect(agentPin(config)).toBeUndefined();
-    process.env.IRISGATE_DEVICE_PIN = '987654';
+    process.env.IRISGATE_HSM_PIN = '987654';
     expect(agentPin(config)).toBe('987654');
   });
 
   it('fails naming the pin file when it cannot be read', () => {
     const pinFile = join(tempDir(), 'no-such-pin');
-    process.env.IRISGATE_DEVICE_PIN = '987654';
+    process.env.IRISGATE_HSM_PIN = '987654';
     expect(() => agentPin(loadAgentConfig(undefined, { pinFile }))).toThrow(pinFile);
   });
 });

@@ -130,8 +130,10 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     const evidence = body.evidence.frames[0];
     if (!evidence) throw new Error('no evidence frame');
     const { data, info } = await sharp(Buffer.from(evidence.png, 'base64'))
+      .toColourspace('b-w')
       .raw()
       .toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(1); // one grey pixel flipped, nothing else changed
     const middle = (info.width * info.height) / 2;
     data[middle] = (data[middle] as number) ^ 0x01;
     const tamperedPng = await sharp(data, { raw: { width: info.width, height: info.height, channels: 1 } })
@@ -199,7 +201,7 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
         process.execPath,
         [join(ROOT, 'bin/irisgate.mjs'), 'device', 'run', '--config', configFile, '--json'],
         {
-          env: { ...process.env, IRISGATE_DEVICE_PIN: fixture.softhsm.pin },
+          env: { ...process.env, IRISGATE_HSM_PIN: fixture.softhsm.pin },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );

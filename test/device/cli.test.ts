@@ -28,7 +28,7 @@ interface Run {
 
 function irisgate(args: string[]): Promise<Run> {
   const env = { ...process.env };
-  delete env.IRISGATE_DEVICE_PIN;
+  delete env.IRISGATE_HSM_PIN;
   return new Promise((resolve) => {
     execFile('node', [BIN, ...args], { cwd: work, env }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });

@@ -51,7 +51,7 @@ describe('device software measurement', () => {
     const ca = await createManufacturerCa(tempDir('tpm-ca'));
     await provisionDevice({ dir: deviceDir, token: fixture.tpm, pin: fixture.tpm.pin, ca });
     const before = (await readPcrs([16])).get(16) as Uint8Array;
-    process.env.IRISGATE_DEVICE_PIN = fixture.tpm.pin;
+    process.env.IRISGATE_HSM_PIN = fixture.tpm.pin;
     const config = loadAgentConfig(undefined, { deviceDir, stateDir: tempDir('tpm-state') });
     const agent = await openDeviceAgent(config, { camera: new SyntheticCamera() });
     try {

@@ -46,7 +46,7 @@ export async function startDeviceRig({
       body: { certificate: certificate.toString('pem') },
     });
     if (registered.statusCode !== 201) throw new Error(`register: ${registered.body}`);
-    if (pin) process.env.IRISGATE_DEVICE_PIN = pin;
+    if (pin) process.env.IRISGATE_HSM_PIN = pin;
     const config = (backendUrl = url) => loadAgentConfig(undefined, { backendUrl, deviceDir, stateDir, fps });
     const open = async () => {
       const camera = new SyntheticCamera({ fps, renderThreads: 1 });
