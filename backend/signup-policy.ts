@@ -9,7 +9,12 @@ import { assertUsableBits } from '../iris/quality.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { frameSigningBytes } from '../protocol/device-messages.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { CAPTURE_MS, checkPupilReflex, stimulusSchedule } from '../protocol/pupil-reflex.ts';
+import {
+  CAPTURE_MS,
+  checkPupilReflex,
+  measuredReflexFrames,
+  stimulusSchedule,
+} from '../protocol/pupil-reflex.ts';
 import { type SignatureAlgorithm, verifySignature } from '../protocol/signature.ts';
 import type { SignupEnvelope } from '../protocol/signup-envelope.ts';
 
@@ -125,11 +130,15 @@ function checkModels(envelope: SignupEnvelope, allowed: SignupPolicy['models']):
 
 function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['liveness']): void {
   const { frames, scores, stimulus } = envelope.liveness;
-  if (frames.length < policy.minFrames) {
+  const measured = measuredReflexFrames(frames);
+  if (measured.length < policy.minFrames) {
     throw new IrisgateError(
       'insufficient_liveness_evidence',
-      `${frames.length} frames, the policy needs at least ${policy.minFrames}`,
+      `${measured.length} frames with a measured pupil (of ${frames.length}), the policy needs at least ${policy.minFrames}`,
     );
+  }
+  if (measured.some((frame) => frame.pupilRadiusPx < 0)) {
+    throw new IrisgateError('invalid_liveness_evidence', 'a pupil radius is negative');
   }
   for (const [name, min] of Object.entries(policy.minScores)) {
     const score = scores[name];
@@ -170,7 +179,7 @@ function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['l
   // ...and the pupil must answer it as a living pupil does.
   const verdict = checkPupilReflex(
     schedule,
-    frames.map((frame) => ({ tMs: frame.capturedAtMs - first, pupilRadiusPx: frame.pupilRadiusPx })),
+    measured.map((frame) => ({ tMs: frame.capturedAtMs - first, pupilRadiusPx: frame.pupilRadiusPx })),
   );
   if (!verdict.live) {
     throw new IrisgateError(

@@ -10,7 +10,8 @@
  *   nonce; the stimulus schedule is derived from it (protocol/pupil-reflex.ts).
  * capturing: CAPTURE_MS of frames from the first one, while the IR LED plays the schedule. Every frame is
  *   hashed (protocol framePixelsSha256), signed by the attestation key over a statement chained to the
- *   previous frame, and segmented for its pupil radius (the reflex evidence); the frames that pass the
+ *   previous frame, and segmented for its pupil radius (the reflex evidence; UNMEASURED_PUPIL_PX in a
+ *   frame with no pupil, a blink, and at most a fifth of the frames may be so); the frames that pass the
  *   quality gates compete for the best `fusedFrames` places by visible iris x sharpness, and a frame
  *   entering them is encoded and judged by the presentation-attack detector at once, so little is left to
  *   do after the last frame.
@@ -25,12 +26,18 @@ import type { DeviceKeys } from '../hsm/provisioning.ts';
 import type { PadAssessment, PadDetector } from '../iris/pad/detector.ts';
 import { type EncodedEye, type IrisPipeline, measureSegmentedFrame } from '../iris/pipeline.ts';
 import { assertUsableBits } from '../iris/quality.ts';
-import { segmentEye } from '../iris/segmentation/index.ts';
+import { type EyeSegmentation, segmentEye } from '../iris/segmentation/index.ts';
 import type { GreyImage } from '../iris/types.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { framePixelsSha256, frameSigningBytes } from '../protocol/device-messages.ts';
 import { type ErrorCode, IrisgateError } from '../protocol/errors.ts';
-import { CAPTURE_MS, checkPupilReflex, stimulusSchedule } from '../protocol/pupil-reflex.ts';
+import {
+  CAPTURE_MS,
+  checkPupilReflex,
+  measuredReflexFrames,
+  stimulusSchedule,
+  UNMEASURED_PUPIL_PX,
+} from '../protocol/pupil-reflex.ts';
 import {
   type EyeSide,
   type LivenessFrame,
@@ -150,6 +157,9 @@ interface Candidate {
 export function calibratedLiveness(score: number, threshold: number): number {
   return score < threshold ? (0.5 * score) / threshold : 0.5 + (0.5 * (score - threshold)) / (1 - threshold);
 }
+
+/** The share of a capture's frames whose pupil must be measured (the rest: blinks, the eye moving). */
+const MIN_MEASURED_SHARE = 0.8;
 
 /** How much better (visible iris x sharpness) a frame must be than the worst best frame to replace it. */
 const CANDIDATE_MARGIN = 1.02;
@@ -314,6 +324,25 @@ async function captureFrames(
   let stimulus: CaptureStimulus | undefined;
   let previous: Uint8Array = new Uint8Array(32);
   let lastFrameArrivedAt = 0;
+  /** Encodes and judges a frame that makes the best `fusedFrames`; counts why a frame is refused. */
+  const considerCandidate = async (image: GreyImage, sequence: number, segmentation: EyeSegmentation) => {
+    try {
+      const stages = measureSegmentedFrame(image, segmentation);
+      const key = stages.quality.occlusion90 * stages.quality.sharpness;
+      const worst = candidates.at(-1);
+      // Frames of one capture differ little; a frame must be clearly better to be encoded and replace one.
+      if (candidates.length < options.fusedFrames || (worst && key > worst.key * CANDIDATE_MARGIN)) {
+        const eye = await pipeline.encodeMeasured(stages);
+        const verdict = await pad.assessMeasured(image, eye);
+        candidates.push({ key, sequence, image, eye, pad: verdict });
+        candidates.sort((a, b) => b.key - a.key);
+        candidates.length = Math.min(candidates.length, options.fusedFrames);
+      }
+    } catch (error) {
+      if (!(error instanceof IrisgateError)) throw error;
+      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
+    }
+  };
   for await (const frame of camera.frames()) {
     const arrivedAt = performance.now();
     if (!stimulus) {
@@ -336,40 +365,23 @@ async function captureFrames(
       }),
     );
     previous = sha256;
-    let segmentation: ReturnType<typeof segmentEye>;
+    let segmentation: ReturnType<typeof segmentEye> | undefined;
     try {
       segmentation = segmentEye(frame.image);
     } catch (error) {
-      const code = error instanceof IrisgateError ? error.code : 'no_eye_found';
-      throw fail(
-        code,
-        `the eye was lost at frame ${sequence} (${tMs} ms): keep still and look at the device`,
-      );
+      if (!(error instanceof IrisgateError)) throw error;
+      // A blink, or the eye moved: the frame stays in the signed chain with no pupil measured.
+      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
     }
     frames.push({
       sequence,
       capturedAtMs: frame.capturedAtMs,
       sha256,
       signature,
-      pupilRadiusPx: segmentation.pupil.r,
+      pupilRadiusPx: segmentation?.pupil.r ?? UNMEASURED_PUPIL_PX,
     });
     onFrame(frames.length, tMs);
-    try {
-      const stages = measureSegmentedFrame(frame.image, segmentation);
-      const key = stages.quality.occlusion90 * stages.quality.sharpness;
-      const worst = candidates.at(-1);
-      // Frames of one capture differ little; a frame must be clearly better to be encoded and replace one.
-      if (candidates.length < options.fusedFrames || (worst && key > worst.key * CANDIDATE_MARGIN)) {
-        const eye = await pipeline.encodeMeasured(stages);
-        const verdict = await pad.assessMeasured(frame.image, eye);
-        candidates.push({ key, sequence, image: frame.image, eye, pad: verdict });
-        candidates.sort((a, b) => b.key - a.key);
-        candidates.length = Math.min(candidates.length, options.fusedFrames);
-      }
-    } catch (error) {
-      if (!(error instanceof IrisgateError)) throw error;
-      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
-    }
+    if (segmentation) await considerCandidate(frame.image, sequence, segmentation);
     // The first frame at or past the end of the window is the last: no waiting for one more.
     if (tMs >= options.captureMs) break;
   }
@@ -380,6 +392,14 @@ async function captureFrames(
     throw fail(
       'camera_unavailable',
       `${camera.description} stopped after ${spanMs} ms of the ${options.captureMs} ms capture`,
+    );
+  }
+  const measured = measuredReflexFrames(frames).length;
+  if (measured < MIN_MEASURED_SHARE * frames.length) {
+    const code = commonestRefusal(refusals);
+    throw fail(
+      code,
+      `the eye was lost in ${frames.length - measured} of ${frames.length} frames (mostly ${code}): keep still and look at the device`,
     );
   }
   if (candidates.length < options.fusedFrames) {
@@ -400,7 +420,10 @@ function checkLiveness(
   const start = capture.stimulus.startAtMs;
   const reflex = checkPupilReflex(
     stimulusSchedule(nonce),
-    capture.frames.map((f) => ({ tMs: f.capturedAtMs - start, pupilRadiusPx: f.pupilRadiusPx })),
+    measuredReflexFrames(capture.frames).map((f) => ({
+      tMs: f.capturedAtMs - start,
+      pupilRadiusPx: f.pupilRadiusPx,
+    })),
   );
   if (!reflex.live) {
     throw fail('liveness_failed', `the pupil does not answer the IR stimulus (${reflex.reasons.join(', ')})`);

@@ -2,35 +2,23 @@
  * The device's signup counter: strictly increasing across signups, restarts and crashes (the backend
  * refuses a counter not above the last one it saw from the device: replayed_counter). The next value is
  * max(last + 1, now in ms), so it keeps increasing even when the state file is lost with a re-flashed
- * board; it is written durably (temporary file, fsync, rename, fsync of the folder) before it is used.
+ * board; it is written durably (device/durable-file.ts) before it is used.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TEMP_FILE, writeDurably } from './durable-file.ts';
 
 const FILE = 'counter';
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 export async function nextCounter(stateDir: string, now = Date.now()): Promise<number> {
   const path = join(stateDir, FILE);
   const last = Number.parseInt(await readFile(path, 'utf8').catch(() => '0'), 10);
   const next = Math.max(Number.isSafeInteger(last) ? last + 1 : 0, Math.floor(now));
-  const temporary = `${path}.tmp`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(`${next}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+  // A write a crash interrupted left its temporary file: it never counted, remove it.
+  for (const name of await readdir(stateDir)) {
+    if (name.startsWith(`.${FILE}.`) && TEMP_FILE.test(name))
+      await unlink(join(stateDir, name)).catch(() => {});
   }
-  await rename(temporary, path);
-  await syncDir(stateDir);
+  await writeDurably(stateDir, FILE, `${next}\n`);
   return next;
 }

@@ -36,10 +36,10 @@
  * `Outbox.open(dir, { readOnly: true })` only reads (for `irisgate device status` while the agent runs):
  * it creates and removes nothing, and put() and the sender refuse with `outbox_read_only`.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { IrisgateError } from '../protocol/errors.ts';
+import { syncDir, TEMP_FILE, writeDurably } from './durable-file.ts';
 
 export type OutboxState = 'pending' | 'delivered' | 'rejected';
 
@@ -195,7 +195,7 @@ function checkId(id: unknown): string {
 }
 
 function isTempName(name: string): boolean {
-  return name.startsWith('.') && name.endsWith('.tmp');
+  return TEMP_FILE.test(name);
 }
 
 function messageOf(error: unknown): string {
@@ -204,35 +204,6 @@ function messageOf(error: unknown): string {
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
-/** fsync a directory, so that the names created, renamed or removed in it are durable. */
-async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes `folder/name` so that a crash leaves the old version or the whole new one, then makes it durable. */
-async function writeDurably(folder: string, name: string, data: string): Promise<void> {
-  const temp = join(folder, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, join(folder, name));
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
-  await syncDir(folder);
 }
 
 /** The record if `data` is a whole one for `id` in `state`, else why not. */

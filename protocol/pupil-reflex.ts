@@ -107,7 +107,16 @@ export function livePupilRadius(
 export interface ReflexFrame {
   /** ms after the first frame. */
   tMs: number;
+  /** UNMEASURED_PUPIL_PX where the frame showed no pupil to measure (a blink). */
   pupilRadiusPx: number;
+}
+
+/** The radius a device reports for a frame whose pupil it could not measure (a blink, the eye lost). */
+export const UNMEASURED_PUPIL_PX = 0;
+
+/** The frames whose pupil was measured: the ones a reflex fit may use. */
+export function measuredReflexFrames<F extends { pupilRadiusPx: number }>(frames: readonly F[]): F[] {
+  return frames.filter((frame) => frame.pupilRadiusPx !== UNMEASURED_PUPIL_PX);
 }
 
 export interface ReflexFit {

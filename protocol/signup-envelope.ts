@@ -52,6 +52,7 @@ export interface LivenessFrame {
   sha256: Uint8Array;
   /** The attestation key's signature over the frame statement (see frameSigningBytes), 64 bytes r||s. */
   signature: Uint8Array;
+  /** The device's measurement; 0 (UNMEASURED_PUPIL_PX) where it saw no pupil (a blink). */
   pupilRadiusPx: number;
 }
 

@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
 import { backendCommand } from '../../backend/cli.ts';
 import { createManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
+import { closedPort } from '../support/network.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-backend-cli-'));
@@ -91,15 +91,6 @@ function serve(): Promise<Server> {
     });
     exited.then((code) => reject(new Error(`backend serve exited (${code}) before listening:\n${stderr}`)));
   });
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 let starting: Promise<Server>;

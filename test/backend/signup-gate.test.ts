@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { deviceAuthSigningBytes } from '../../protocol/device-messages.ts';
 import { CODE_COLUMNS, CODE_ROWS, type IrisCode } from '../../protocol/iris-code-layout.ts';
+import { type StimulusPulse, UNMEASURED_PUPIL_PX } from '../../protocol/pupil-reflex.ts';
 import {
   type EyeSide,
   parseSignupEnvelope,
@@ -459,6 +460,22 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
       code: 'liveness_failed',
       message: /unanswered_pulse/,
     });
+    // Blinks: frames with no measured pupil (0) are left out of the reflex fit. Of the 51 frames, every 4th a
+    // blink leaves 38 measured: accepted; 19 measured are fewer than the policy's 20.
+    const blinking = (every: number) => (schedule: StimulusPulse[], t: number) =>
+      Math.round(t / 100) % every === 0 ? UNMEASURED_PUPIL_PX : LIVE_PUPIL(schedule, t);
+    expect((await signup(eyes(), { pupil: blinking(4) })).reply.statusCode).toBe(200);
+    const mostlyBlinks = await signup(eyes(), {
+      pupil: (schedule, t) => (Math.round(t / 100) < 32 ? UNMEASURED_PUPIL_PX : LIVE_PUPIL(schedule, t)),
+    });
+    expect(mostlyBlinks.reply.json()).toMatchObject({
+      code: 'insufficient_liveness_evidence',
+      message: /19 frames with a measured pupil/,
+    });
+    const negative = await signup(eyes(), {
+      pupil: (schedule, t) => (t === 1000 ? -3 : LIVE_PUPIL(schedule, t)),
+    });
+    expect(negative.reply.json()).toMatchObject({ code: 'invalid_liveness_evidence', message: /negative/ });
     const short = await signup(eyes(), { frames: 25 });
     expect(short.reply.json()).toMatchObject({ code: 'insufficient_liveness_evidence', message: /span/ });
     // Frames signed for another session do not verify in this one.

@@ -24,7 +24,7 @@ import { Outbox, type OutboxEvent } from '../../device/outbox.ts';
 import { syntheticVisit } from '../../device/synthetic-visit.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
 import { inject, tempDir } from '../support/backend.ts';
-import { type DeviceRig, startDeviceRig } from '../support/device.ts';
+import { type DeviceRig, failure, startDeviceRig } from '../support/device.ts';
 import { sharedHsmFixture } from '../support/hsm.ts';
 
 const SEED = 'device-agent-test';
@@ -46,10 +46,6 @@ const person = (id: number, session = 0) => {
     },
   };
 };
-
-/** A failed session in words, for assertion messages. */
-const failure = (result: SessionResult) =>
-  result.ok ? 'ok' : `${result.state} [${result.code}] ${result.message}`;
 
 /**
  * A person at the device until the capture is queued: like a real operator, a capture the device itself

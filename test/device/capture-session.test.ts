@@ -10,7 +10,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +40,8 @@ import { CAPTURE_MS, stimulusSchedule } from '../../protocol/pupil-reflex.ts';
 import { verifySignature } from '../../protocol/signature.ts';
 import { parseSignedSignup, signupDigest, signupSigningBytes } from '../../protocol/signup-envelope.ts';
 import { inject, startTestBackend, type TestBackend, tempDir } from '../support/backend.ts';
+import { failure } from '../support/device.ts';
+import { closedPort } from '../support/network.ts';
 
 const SEED = 'capture-session-test';
 const IDENTITY_TIMEOUT_MS = 1500;
@@ -56,19 +57,6 @@ let agent: DeviceAgent;
 function eye(id: number, label: ReflexPresentation['label'] = 'live', session = 0): ReflexPresentation {
   const identity = identityOf(SEED, id);
   return { identity, session: sessionOf(SEED, identity, session), label, seed: `${SEED}/${id}` };
-}
-
-/** A failed session in words, for assertion messages. */
-const failure = (result: SessionResult) =>
-  result.ok ? 'ok' : `${result.state} [${result.code}] ${result.message}`;
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The signup counter file's content (none before the first reservation). */

@@ -6,7 +6,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { nextCounter } from '../../device/device-counter.ts';
 import { Outbox } from '../../device/outbox.ts';
 import { createManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
+import { closedPort } from '../support/network.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-device-cli-'));
@@ -34,15 +34,6 @@ function irisgate(args: string[]): Promise<Run> {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const PENDING_ID = 'ab'.repeat(32);

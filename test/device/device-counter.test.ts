@@ -88,7 +88,7 @@ describe('nextCounter', () => {
 
   it('leaves only the counter file behind, also after a crash left a temporary file', async () => {
     const dir = tempDir('counter');
-    writeFileSync(join(dir, 'counter.tmp'), '999999999999999\n'); // a write that never got renamed
+    writeFileSync(join(dir, '.counter.4242-0badf00d.tmp'), '999999999999999\n'); // a write never renamed
     for (let i = 0; i < 5; i++) await nextCounter(dir, 10);
     expect(readdirSync(dir)).toEqual(['counter']);
     expect(stored(dir)).toBe('14\n');

@@ -8,6 +8,7 @@ import { type DeviceAgent, openDeviceAgent } from '../../device/agent.ts';
 import type { AgentConfig } from '../../device/agent-config.ts';
 import { loadAgentConfig } from '../../device/agent-config.ts';
 import { SyntheticCamera } from '../../device/camera/synthetic-camera.ts';
+import type { SessionResult } from '../../device/capture-session.ts';
 import { type DeviceTokenConfig, provisionDevice } from '../../hsm/provisioning.ts';
 import { inject, startTestBackend, type TestBackend, tempDir } from './backend.ts';
 
@@ -76,3 +77,7 @@ export async function startDeviceRig({
     throw error;
   }
 }
+
+/** A failed session in words, for assertion messages. */
+export const failure = (result: SessionResult) =>
+  result.ok ? 'ok' : `${result.state} [${result.code}] ${result.message}`;

@@ -1,0 +1,40 @@
+/**
+ * Crash-safe file writes for the device's state (outbox records, the signup counter): a file is written to
+ * a temporary name in its folder, fsynced, renamed over the old one, and the folder fsynced, so a crash at
+ * any moment leaves the old version or the whole new one, never a torn file. Temporary files are named
+ * `.<name>.<pid>-<random>.tmp`; whoever owns the folder removes leftovers of a crash.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const TEMP_FILE = /^\..+\.tmp$/;
+
+/** fsync a directory, so that the names created, renamed or removed in it are durable. */
+export async function syncDir(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `folder/name` so that a crash leaves the old version or the whole new one, then makes it durable. */
+export async function writeDurably(folder: string, name: string, data: string): Promise<void> {
+  const temp = join(folder, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, join(folder, name));
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  await syncDir(folder);
+}
