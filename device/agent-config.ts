@@ -31,6 +31,8 @@ export interface AgentConfig {
   eye: EyeSide;
   /** Frames fused into the template. */
   fusedFrames: number;
+  /** Worker threads that segment and gate frames during a capture (the loop itself signs them). */
+  measureThreads: number;
   /** How long a session looks for the user's QR code. */
   identityTimeoutMs: number;
   /** Per HTTP request to the backend. */
@@ -52,6 +54,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   fps: 10,
   eye: 'left',
   fusedFrames: 3,
+  measureThreads: 2,
   identityTimeoutMs: 30_000,
   requestTimeoutMs: 15_000,
   keepFinishedHours: 24,
@@ -75,6 +78,7 @@ function check(config: AgentConfig, file: string): AgentConfig {
   positiveInteger('height', 4096);
   positiveInteger('fps', 120);
   positiveInteger('fusedFrames', 9);
+  positiveInteger('measureThreads', 16);
   positiveInteger('identityTimeoutMs', 3_600_000);
   positiveInteger('requestTimeoutMs', 600_000);
   positiveInteger('keepFinishedHours', 24 * 365);

@@ -4,7 +4,8 @@
  * On start it measures its software and model files (device/software-measurement.ts) and, when its keys
  * live in a TPM, extends PCR 16 with the measurement, so a quote shows what software signs. Then it opens
  * the device's keys (the provisioned profile), the camera, the IR LED, the iris pipeline and the
- * presentation-attack detector, and its durable outbox, whose sender delivers signups in the background.
+ * presentation-attack detector, the threads that measure frames during a capture, and its durable outbox,
+ * whose sender delivers signups in the background.
  *
  *   const agent = await openDeviceAgent(config);
  *   agent.startSending();
@@ -17,6 +18,8 @@ import { loadDeviceProfile, openDeviceKeys } from '../hsm/provisioning.ts';
 import { extendPcr16 } from '../hsm/tpm-attestation.ts';
 import { createPadDetector } from '../iris/pad/detector.ts';
 import { createIrisPipeline } from '../iris/pipeline.ts';
+import { openTaskPool } from '../iris/task-pool.ts';
+import type { GreyImage } from '../iris/types.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { SOFTWARE_VERSION } from '../protocol/software-version.ts';
 import { type AgentConfig, agentPin } from './agent-config.ts';
@@ -31,6 +34,7 @@ import {
   type SessionEvent,
   type SessionResult,
 } from './capture-session.ts';
+import type { FrameMeasurement } from './frame-measurement.ts';
 import { NO_LED, sysfsLed } from './ir-led.ts';
 import { type DeliveredRecord, Outbox, type OutboxEvent, type RejectedRecord } from './outbox.ts';
 import { measureDeviceSoftware, type SoftwareMeasurement } from './software-measurement.ts';
@@ -96,6 +100,11 @@ export async function openDeviceAgent(
       () => pipeline.release(),
       () => pad.release(),
     );
+    const measurePool = openTaskPool<GreyImage, FrameMeasurement>(
+      new URL('./frame-measure-task.ts', import.meta.url),
+      { workers: config.measureThreads },
+    );
+    closers.push(() => measurePool.close());
     const outbox = await Outbox.open(join(config.stateDir, OUTBOX_DIR));
     const client = new BackendClient({
       baseUrl: config.backendUrl,
@@ -111,6 +120,7 @@ export async function openDeviceAgent(
       led,
       pipeline,
       pad,
+      measureFrame: (image) => measurePool.run(image),
       outbox,
       stateDir: config.stateDir,
       models: software.models,

@@ -24,9 +24,8 @@
 import sharp from 'sharp';
 import type { DeviceKeys } from '../hsm/provisioning.ts';
 import type { PadAssessment, PadDetector } from '../iris/pad/detector.ts';
-import { type EncodedEye, type IrisPipeline, measureSegmentedFrame } from '../iris/pipeline.ts';
+import type { EncodedEye, IrisPipeline, MeasuredFrameStages } from '../iris/pipeline.ts';
 import { assertUsableBits } from '../iris/quality.ts';
-import { type EyeSegmentation, segmentEye } from '../iris/segmentation/index.ts';
 import type { GreyImage } from '../iris/types.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { framePixelsSha256, frameSigningBytes } from '../protocol/device-messages.ts';
@@ -49,6 +48,7 @@ import {
 import type { BackendClient } from './backend-client.ts';
 import type { CameraSource, CaptureStimulus } from './camera/camera-source.ts';
 import { nextCounter } from './device-counter.ts';
+import type { FrameMeasurement } from './frame-measurement.ts';
 import { parseIdentityQrPayload, readIdentityQr } from './identity-qr.ts';
 import type { IrLed } from './ir-led.ts';
 import type { Outbox } from './outbox.ts';
@@ -106,6 +106,8 @@ export interface DeviceContext {
   led: IrLed;
   pipeline: IrisPipeline;
   pad: PadDetector;
+  /** device/frame-measurement.ts measureCaptureFrame, in the agent's measurement threads. */
+  measureFrame(image: GreyImage): Promise<FrameMeasurement>;
   outbox: Outbox;
   /** Where the counter lives. */
   stateDir: string;
@@ -127,8 +129,13 @@ export type SessionResult =
       /** SHA-256 of the signed bytes, hex: the outbox id and the backend's idempotency key. */
       digest: string;
       commitment: bigint;
-      /** ms from the last captured frame's arrival to the signup durably in the outbox. */
+      /** ms from the last captured frame's arrival in the capture loop to the signup durably in the outbox. */
       lastFrameToQueuedMs: number;
+      /**
+       * ms from the last frame's capture (its timestamp) to the signup in the outbox: what the person waits
+       * for, including frames still queued when the loop falls behind the camera.
+       */
+      lastCaptureToQueuedMs: number;
       /** Where that time went, ms: the last frame, fusion, liveness, counter and signature, outbox. */
       afterLastFrameMs: {
         lastFrame: number;
@@ -266,6 +273,7 @@ export async function runCaptureSession(
       digest,
       commitment,
       lastFrameToQueuedMs: (marks.at(-1) as number) - capture.lastFrameArrivedAt,
+      lastCaptureToQueuedMs: Date.now() - (capture.frames.at(-1)?.capturedAtMs ?? 0),
       afterLastFrameMs: {
         lastFrame: step(0),
         fusion: step(1),
@@ -324,25 +332,28 @@ async function captureFrames(
   let stimulus: CaptureStimulus | undefined;
   let previous: Uint8Array = new Uint8Array(32);
   let lastFrameArrivedAt = 0;
-  /** Encodes and judges a frame that makes the best `fusedFrames`; counts why a frame is refused. */
-  const considerCandidate = async (image: GreyImage, sequence: number, segmentation: EyeSegmentation) => {
+  const refuse = (code: ErrorCode) => refusals.set(code, (refusals.get(code) ?? 0) + 1);
+  /** Encodes and judges a frame that makes the best `fusedFrames` (one at a time, in `judging`). */
+  const considerCandidate = async (image: GreyImage, sequence: number, stages: MeasuredFrameStages) => {
+    const key = stages.quality.occlusion90 * stages.quality.sharpness;
+    const worst = candidates.at(-1);
+    // Frames of one capture differ little; a frame must be clearly better to be encoded and replace one.
+    if (candidates.length >= options.fusedFrames && !(worst && key > worst.key * CANDIDATE_MARGIN)) return;
     try {
-      const stages = measureSegmentedFrame(image, segmentation);
-      const key = stages.quality.occlusion90 * stages.quality.sharpness;
-      const worst = candidates.at(-1);
-      // Frames of one capture differ little; a frame must be clearly better to be encoded and replace one.
-      if (candidates.length < options.fusedFrames || (worst && key > worst.key * CANDIDATE_MARGIN)) {
-        const eye = await pipeline.encodeMeasured(stages);
-        const verdict = await pad.assessMeasured(image, eye);
-        candidates.push({ key, sequence, image, eye, pad: verdict });
-        candidates.sort((a, b) => b.key - a.key);
-        candidates.length = Math.min(candidates.length, options.fusedFrames);
-      }
+      const eye = await pipeline.encodeMeasured(stages);
+      const verdict = await pad.assessMeasured(image, eye);
+      candidates.push({ key, sequence, image, eye, pad: verdict });
+      candidates.sort((a, b) => b.key - a.key);
+      candidates.length = Math.min(candidates.length, options.fusedFrames);
     } catch (error) {
       if (!(error instanceof IrisgateError)) throw error;
-      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
+      refuse(error.code);
     }
   };
+  // Frames are measured in the measurement threads while the loop signs the next ones; the best are
+  // encoded and judged here as their measurements come back.
+  const measurements: Promise<void>[] = [];
+  let judging = Promise.resolve();
   for await (const frame of camera.frames()) {
     const arrivedAt = performance.now();
     if (!stimulus) {
@@ -365,26 +376,28 @@ async function captureFrames(
       }),
     );
     previous = sha256;
-    let segmentation: ReturnType<typeof segmentEye> | undefined;
-    try {
-      segmentation = segmentEye(frame.image);
-    } catch (error) {
-      if (!(error instanceof IrisgateError)) throw error;
-      // A blink, or the eye moved: the frame stays in the signed chain with no pupil measured.
-      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
-    }
-    frames.push({
+    // A blink, or the eye moved: the frame stays in the signed chain with no pupil measured.
+    const entry: LivenessFrame = {
       sequence,
       capturedAtMs: frame.capturedAtMs,
       sha256,
       signature,
-      pupilRadiusPx: segmentation?.pupil.r ?? UNMEASURED_PUPIL_PX,
-    });
+      pupilRadiusPx: UNMEASURED_PUPIL_PX,
+    };
+    frames.push(entry);
+    measurements.push(
+      context.measureFrame(frame.image).then((measurement) => {
+        entry.pupilRadiusPx = measurement.pupilRadiusPx;
+        if ('refused' in measurement) refuse(measurement.refused);
+        else judging = judging.then(() => considerCandidate(frame.image, sequence, measurement.stages));
+      }),
+    );
     onFrame(frames.length, tMs);
-    if (segmentation) await considerCandidate(frame.image, sequence, segmentation);
     // The first frame at or past the end of the window is the last: no waiting for one more.
     if (tMs >= options.captureMs) break;
   }
+  await Promise.all(measurements);
+  await judging;
   if (!stimulus || frames.length === 0)
     throw fail('camera_unavailable', `${camera.description} gave no frames`);
   const spanMs = (frames.at(-1)?.capturedAtMs ?? 0) - stimulus.startAtMs;

@@ -44,22 +44,36 @@ export interface ReflexPresentation {
   seed: Seed;
 }
 
+/** The pupil/iris ratio of the presentation `tMs` after the first frame of a capture under `schedule`. */
+export function reflexDilation(
+  { identity, session, label, seed }: ReflexPresentation,
+  schedule: readonly StimulusPulse[],
+  tMs: number,
+): number {
+  const reacts = label === 'live' || !NO_REFLEX.includes(label);
+  const response = { baselinePx: session.dilation, ...pupilResponse(hashSeed(seed, identity.id)) };
+  return reacts ? livePupilRadius(schedule, tMs, response) : session.dilation;
+}
+
+/** The presentation with its pupil at `dilation`. */
+export function renderPresentation(
+  { identity, session, label, seed }: ReflexPresentation,
+  dilation: number,
+): GreyImage {
+  const moment = { ...session, dilation };
+  return label === 'live'
+    ? renderLive(identity, moment).image
+    : renderAttack({ kind: label, identity, session: moment, seed }).image;
+}
+
 /** One frame of the presentation `tMs` after the first frame of a capture under `schedule`. */
 export function renderReflexFrame(
   presentation: ReflexPresentation,
   schedule: readonly StimulusPulse[],
   tMs: number,
 ): Omit<ReflexCaptureFrame, 'tMs'> {
-  const { identity, session, label, seed } = presentation;
-  const reacts = label === 'live' || !NO_REFLEX.includes(label);
-  const response = { baselinePx: session.dilation, ...pupilResponse(hashSeed(seed, identity.id)) };
-  const dilation = reacts ? livePupilRadius(schedule, tMs, response) : session.dilation;
-  const moment = { ...session, dilation };
-  const capture =
-    label === 'live'
-      ? renderLive(identity, moment)
-      : renderAttack({ kind: label, identity, session: moment, seed });
-  return { image: capture.image, dilation };
+  const dilation = reflexDilation(presentation, schedule, tMs);
+  return { image: renderPresentation(presentation, dilation), dilation };
 }
 
 export function renderReflexCapture(

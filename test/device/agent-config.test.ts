@@ -60,6 +60,7 @@ describe('loadAgentConfig', () => {
       fps: 10,
       eye: 'left',
       fusedFrames: 3,
+      measureThreads: 2,
       identityTimeoutMs: 30_000,
       requestTimeoutMs: 15_000,
       keepFinishedHours: 24,

@@ -31,10 +31,13 @@ export async function startDeviceRig({
   token = { kind: 'development' },
   pin,
   fps = 5,
+  camera = () => new SyntheticCamera({ fps, renderThreads: 1 }),
 }: {
   token?: DeviceTokenConfig;
   pin?: string;
   fps?: number;
+  /** The synthetic camera of each agent the rig opens. */
+  camera?: () => SyntheticCamera;
 } = {}): Promise<DeviceRig> {
   const h = await startTestBackend('pglite', { production: token.kind !== 'development' });
   try {
@@ -50,8 +53,8 @@ export async function startDeviceRig({
     if (pin) process.env.IRISGATE_HSM_PIN = pin;
     const config = (backendUrl = url) => loadAgentConfig(undefined, { backendUrl, deviceDir, stateDir, fps });
     const open = async () => {
-      const camera = new SyntheticCamera({ fps, renderThreads: 1 });
-      return { camera, agent: await openDeviceAgent(config(), { camera }) };
+      const opened = camera();
+      return { camera: opened, agent: await openDeviceAgent(config(), { camera: opened }) };
     };
     const rig: DeviceRig = {
       h,
