@@ -64,7 +64,10 @@ export interface DeviceAgent {
 }
 
 export interface OpenAgentOptions {
-  /** Use this camera instead of the one the configuration names (the demo's synthetic camera). */
+  /**
+   * Use this camera instead of the one the configuration names (the demo's synthetic camera); the agent
+   * closes it when it closes or fails to open.
+   */
   camera?: CameraSource;
 }
 
@@ -72,12 +75,14 @@ export async function openDeviceAgent(
   config: AgentConfig,
   options: OpenAgentOptions = {},
 ): Promise<DeviceAgent> {
-  const software = await measureDeviceSoftware();
-  const { profile } = await loadDeviceProfile(config.deviceDir);
-  const pcr16Extended = profile.tpmQuoteKey !== undefined;
-  if (pcr16Extended) await extendPcr16(software.measurement);
-  const closers: (() => Promise<void> | void)[] = [];
+  // A camera given to the agent is the agent's to close, also when it fails to start (a render thread
+  // would otherwise keep the process alive).
+  const closers: (() => Promise<void> | void)[] = options.camera ? [() => options.camera?.close()] : [];
   try {
+    const software = await measureDeviceSoftware();
+    const { profile } = await loadDeviceProfile(config.deviceDir);
+    const pcr16Extended = profile.tpmQuoteKey !== undefined;
+    if (pcr16Extended) await extendPcr16(software.measurement);
     const keys = await openDeviceKeys(config.deviceDir, profile, agentPin(config));
     closers.push(() => keys.close());
     const camera =
@@ -92,7 +97,7 @@ export async function openDeviceAgent(
               pixelFormat: config.pixelFormat,
             }),
           ));
-    closers.push(() => camera.close());
+    if (!options.camera) closers.push(() => camera.close());
     const led = config.led ? sysfsLed(config.led) : NO_LED;
     closers.push(() => led.stop());
     const [pipeline, pad] = await Promise.all([createIrisPipeline(), createPadDetector()]);

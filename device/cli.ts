@@ -17,7 +17,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Identity } from '@semaphore-protocol/identity';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadDeviceProfile } from '../hsm/provisioning.ts';
 import { startProgress } from '../iris/progress.ts';
 import { identityOf, type SyntheticManifest, sessionOf } from '../iris/synth/generate.ts';
@@ -45,6 +45,15 @@ const abortableSleep = (ms: number, signal: AbortSignal) =>
       { once: true },
     );
   });
+
+/** A commander option parser for an integer >= min (a usage error otherwise). */
+function wholeNumber(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
 
 interface CommonOptions {
   config?: string;
@@ -212,7 +221,9 @@ function wallet(dir: string, name: string): Identity {
   return identity;
 }
 
-async function enroll(options: CommonOptions & { dir: string; sessionIndex: number }): Promise<void> {
+async function enroll(
+  options: CommonOptions & { dir: string; sessionIndex: number; attempts: number },
+): Promise<void> {
   let manifest: SyntheticManifest;
   try {
     manifest = JSON.parse(readFileSync(join(options.dir, 'manifest.json'), 'utf8'));
@@ -223,8 +234,9 @@ async function enroll(options: CommonOptions & { dir: string; sessionIndex: numb
       { cause },
     );
   }
+  const config = configFrom(options);
   const camera = new SyntheticCamera({ fps: 10, renderThreads: 1 });
-  const agent = await openDeviceAgent(configFrom(options), { camera });
+  const agent = await openDeviceAgent(config, { camera });
   const total = manifest.parameters.identities;
   const progress = startProgress('enrol', total);
   const tally = { enrolled: 0, duplicates: 0, refused: 0, failed: 0 };
@@ -235,7 +247,11 @@ async function enroll(options: CommonOptions & { dir: string; sessionIndex: numb
       const session = sessionOf(manifest.seed, identity, options.sessionIndex);
       const person = wallet(options.dir, identity.name);
       const eye = { identity, session, label: 'live' as const, seed: `${manifest.seed}/${id}` };
-      const result = await syntheticVisit(agent, camera, { commitment: person.commitment, eye });
+      // A capture the device refuses is tried again, as an operator would ask the person to.
+      let result = await syntheticVisit(agent, camera, { commitment: person.commitment, eye });
+      for (let attempt = 1; !result.ok && attempt < options.attempts; attempt++) {
+        result = await syntheticVisit(agent, camera, { commitment: person.commitment, eye });
+      }
       let line: Record<string, unknown>;
       if (!result.ok) {
         tally.failed++;
@@ -329,15 +345,11 @@ export function deviceCommand(): Command {
     .option(
       '--session <n>',
       "which session of each person to capture (0 = the set's first)",
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0)
-          throw new IrisgateError('invalid_argument', '--session must be an integer >= 0');
-        return n;
-      },
+      wholeNumber(0),
       0,
     )
-    .action((options: CommonOptions & { dir: string; session: number }) =>
+    .option('--attempts <n>', 'captures per person before giving up on them', wholeNumber(1), 3)
+    .action((options: CommonOptions & { dir: string; session: number; attempts: number }) =>
       enroll({ ...options, sessionIndex: options.session }),
     );
   withCommonOptions(device.command('status'))

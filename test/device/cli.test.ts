@@ -1,11 +1,12 @@
 /**
  * `irisgate device` as an operator runs it (node bin/irisgate.mjs, a process per command): its help,
  * `status` on a provisioned device whose outbox holds a pending signup while the backend is away, and the
- * refusals: an enrolment folder without a synthetic set, a device folder without a profile, bad usage.
+ * refusals: an enrolment folder without a synthetic set, a device folder without a profile, bad usage; and
+ * `enroll` of a synthetic set through the agent into a real backend.
  * The commands run side by side (each is a fresh node with tsx, seconds on a small machine).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,8 @@ import { nextCounter } from '../../device/device-counter.ts';
 import { Outbox } from '../../device/outbox.ts';
 import { createManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
+import { inject } from '../support/backend.ts';
+import { startDeviceRig } from '../support/device.ts';
 import { closedPort } from '../support/network.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
@@ -159,4 +162,39 @@ describe('irisgate device', () => {
     expect(unknown.stderr).toMatch(/unknown option '--verbose'/);
     expect(unknown.stdout).toBe('');
   });
+});
+
+describe('irisgate device enroll', () => {
+  it('enrols the people of a synthetic set through the agent into a backend', async () => {
+    const rig = await startDeviceRig();
+    try {
+      // The command is the device's one writer of the state folder.
+      await rig.agent.close();
+      const set = join(work, 'set');
+      // Seed 9's one person passes the device's own checks on this machine's renders.
+      expect((await irisgate(['iris', 'synth', '--out', set, '--identities', '1', '--seed', '9'])).code).toBe(
+        0,
+      );
+      const config = join(work, 'enroll.json');
+      writeFileSync(
+        config,
+        JSON.stringify({ backendUrl: rig.url, deviceDir: rig.deviceDir, stateDir: rig.stateDir }),
+      );
+      const run = await irisgate(['device', 'enroll', '--dir', set, '--config', config, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(lines.at(-1)).toEqual({ people: 1, enrolled: 1, duplicates: 0, refused: 0, failed: 0 });
+      expect(lines[0]).toMatchObject({ name: 'id0000', outcome: 'enrolled' });
+      // The wallet is kept with the set, and the backend's group holds its commitment.
+      const wallet = JSON.parse(readFileSync(join(set, 'wallets', 'id0000.json'), 'utf8'));
+      expect(wallet.commitment).toBe(lines[0].commitment);
+      const proof = await inject(rig.h.backend, 'GET', `/v1/group/members/${wallet.commitment}/proof`);
+      expect(proof.statusCode).toBe(200);
+    } finally {
+      await rig.close();
+    }
+  }, 180_000);
 });
