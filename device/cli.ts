@@ -171,7 +171,13 @@ async function run(options: CommonOptions): Promise<void> {
     while (!stop.signal.aborted) {
       const result = await agent.capture({ onEvent: (e) => display.session(e), signal: stop.signal });
       cameraFailures = !result.ok && result.code === 'camera_unavailable' ? cameraFailures + 1 : 0;
-      if (!result.ok && (result.code === 'identity_qr_not_found' || result.code === 'cancelled')) continue;
+      // Stopping (Ctrl-C also reaches ffmpeg, which then fails the camera) is not a failure worth a line.
+      if (
+        !result.ok &&
+        (stop.signal.aborted || result.code === 'identity_qr_not_found' || result.code === 'cancelled')
+      ) {
+        continue;
+      }
       if (!result.ok) {
         display.log(
           { event: 'failed', ...result },
