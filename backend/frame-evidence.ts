@@ -29,11 +29,11 @@ export const MAX_EVIDENCE_FRAMES = 4;
  * The largest PNG accepted for a frame: a 640 x 480 8-bit grey frame of pure noise compresses to ~308 KB
  * with sharp's defaults and ~325 KB at compression level 1, so 342 KiB leaves room for any encoder.
  */
-export const MAX_EVIDENCE_PNG_BYTES = 342 * 1024;
+const MAX_EVIDENCE_PNG_BYTES = 342 * 1024;
 /** MAX_EVIDENCE_PNG_BYTES in base64 (466,944 characters). */
 export const MAX_EVIDENCE_PNG_BASE64 = 4 * Math.ceil(MAX_EVIDENCE_PNG_BYTES / 3);
 /** Decoding refuses images with more pixels than this before allocating them. */
-export const MAX_EVIDENCE_PIXELS = 4096 * 4096;
+const MAX_EVIDENCE_PIXELS = 4096 * 4096;
 
 /** Canonical, padded base64 (RFC 4648 section 4). */
 export const BASE64_PATTERN = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';

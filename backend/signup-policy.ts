@@ -9,6 +9,7 @@ import { assertUsableBits } from '../iris/quality.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { frameSigningBytes } from '../protocol/device-messages.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { usableBits } from '../protocol/iris-code-layout.ts';
 import {
   CAPTURE_MS,
   checkPupilReflex,
@@ -103,11 +104,8 @@ export async function checkSignupPolicy(
     throw new IrisgateError('blocked_version', `software version ${envelope.softwareVersion} is blocked`);
   }
   if (status === 'deprecated') warnings.push('deprecated_software_version');
-  for (const eye of envelope.eyes) {
-    let usable = 0;
-    for (const bit of eye.template.mask) usable += bit;
-    assertUsableBits(usable);
-  }
+  for (const eye of envelope.eyes) assertUsableBits(usableBits(eye.template));
+
   checkLivenessEvidence(envelope, policy.liveness);
   await frameSignatures;
   return { warnings };

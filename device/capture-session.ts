@@ -21,8 +21,8 @@
  * signing: the envelope (its counter was reserved with the nonce), signed by the iris-code key, with the
  *   reference frame's pixels as evidence; queued: written durably to the outbox, which delivers it.
  */
-import sharp from 'sharp';
 import type { DeviceKeys } from '../hsm/provisioning.ts';
+import { encodeGreyPng } from '../iris/image-input.ts';
 import type { PadAssessment, PadDetector } from '../iris/pad/detector.ts';
 import type { EncodedEye, IrisPipeline, MeasuredFrameStages } from '../iris/pipeline.ts';
 import { assertUsableBits } from '../iris/quality.ts';
@@ -30,6 +30,7 @@ import type { GreyImage } from '../iris/types.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { framePixelsSha256, frameSigningBytes } from '../protocol/device-messages.ts';
 import { type ErrorCode, IrisgateError } from '../protocol/errors.ts';
+import { usableBits } from '../protocol/iris-code-layout.ts';
 import {
   CAPTURE_MS,
   checkPupilReflex,
@@ -225,9 +226,7 @@ export async function runCaptureSession(
     const marks = [capture.lastFrameArrivedAt, performance.now()];
     enter('fusing', `${capture.candidates.length} frames`);
     const fused = fuseIrisCodes(capture.candidates.map((c) => c.eye.code));
-    let usable = 0;
-    for (const bit of fused.code.mask) usable += bit;
-    assertUsableBits(usable);
+    assertUsableBits(usableBits(fused.code));
     marks.push(performance.now());
     enter('checking_liveness');
     const liveness = checkLiveness(context, nonce, capture);
@@ -256,7 +255,7 @@ export async function runCaptureSession(
     const signingBytes = signupSigningBytes(envelope);
     const [signature, png] = await Promise.all([
       context.keys.irisCode.sign(signingBytes),
-      encodePng(reference.image),
+      encodeGreyPng(reference.image),
     ]);
     const digest = toHex(signupDigest(signingBytes));
     marks.push(performance.now());
@@ -456,13 +455,4 @@ function checkLiveness(
     verdicts.reduce((sum, v) => sum + calibratedLiveness(v.score, threshold), 0) / verdicts.length;
   const patchFraction = Math.max(...verdicts.map((v) => v.patchFraction));
   return { scores: { liveness, patch_fraction: patchFraction, reflex_amplitude: reflex.fit.amplitude } };
-}
-
-function encodePng(image: GreyImage): Promise<Buffer> {
-  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
-    raw: { width: image.width, height: image.height, channels: 1 },
-  })
-    .toColourspace('b-w')
-    .png()
-    .toBuffer();
 }

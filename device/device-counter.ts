@@ -4,9 +4,9 @@
  * max(last + 1, now in ms), so it keeps increasing even when the state file is lost with a re-flashed
  * board; it is written durably (device/durable-file.ts) before it is used.
  */
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEMP_FILE, writeDurably } from './durable-file.ts';
+import { removeTempFiles, writeDurably } from './durable-file.ts';
 
 const FILE = 'counter';
 
@@ -15,10 +15,7 @@ export async function nextCounter(stateDir: string, now = Date.now()): Promise<n
   const last = Number.parseInt(await readFile(path, 'utf8').catch(() => '0'), 10);
   const next = Math.max(Number.isSafeInteger(last) ? last + 1 : 0, Math.floor(now));
   // A write a crash interrupted left its temporary file: it never counted, remove it.
-  for (const name of await readdir(stateDir)) {
-    if (name.startsWith(`.${FILE}.`) && TEMP_FILE.test(name))
-      await unlink(join(stateDir, name)).catch(() => {});
-  }
+  await removeTempFiles(stateDir, FILE);
   await writeDurably(stateDir, FILE, `${next}\n`);
   return next;
 }

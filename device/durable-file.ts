@@ -5,10 +5,21 @@
  * `.<name>.<pid>-<random>.tmp`; whoever owns the folder removes leftovers of a crash.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const TEMP_FILE = /^\..+\.tmp$/;
+
+/** Removes the temporary files crashed writes left in `folder` (of file `name` only, when given). */
+export async function removeTempFiles(folder: string, name?: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await readdir(folder)) {
+    if (!TEMP_FILE.test(entry) || (name !== undefined && !entry.startsWith(`.${name}.`))) continue;
+    await unlink(join(folder, entry)).catch(() => {});
+    removed.push(entry);
+  }
+  return removed;
+}
 
 /** fsync a directory, so that the names created, renamed or removed in it are durable. */
 export async function syncDir(path: string): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import jsQR from 'jsqr';
 import QRCode from 'qrcode';
+import { boxBlur3 } from '../iris/segmentation/image-ops.ts';
 import type { GreyImage } from '../iris/types.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { SNARK_SCALAR_FIELD } from '../protocol/signup-envelope.ts';
@@ -73,27 +74,11 @@ export function readIdentityQr(image: GreyImage): bigint | undefined {
 
 /** The 3 x 3 mean of a grey image (edges repeated), as the RGBA pixels jsqr takes. */
 function smoothedRgba({ width, height, data }: GreyImage): Uint8ClampedArray {
-  const rowSums = new Uint16Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      const left = data[row + Math.max(x - 1, 0)] as number;
-      const right = data[row + Math.min(x + 1, width - 1)] as number;
-      rowSums[row + x] = left + (data[row + x] as number) + right;
-    }
-  }
+  const mean = boxBlur3({ width, height, data: Float32Array.from(data) }).data;
   const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    const above = Math.max(y - 1, 0) * width;
-    const row = y * width;
-    const below = Math.min(y + 1, height - 1) * width;
-    for (let x = 0; x < width; x++) {
-      const mean =
-        ((rowSums[above + x] as number) + (rowSums[row + x] as number) + (rowSums[below + x] as number)) / 9;
-      const i = 4 * (row + x);
-      rgba[i] = rgba[i + 1] = rgba[i + 2] = mean;
-      rgba[i + 3] = 255;
-    }
+  for (let p = 0; p < mean.length; p++) {
+    rgba[4 * p] = rgba[4 * p + 1] = rgba[4 * p + 2] = mean[p] as number;
+    rgba[4 * p + 3] = 255;
   }
   return rgba;
 }

@@ -39,7 +39,7 @@
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { IrisgateError } from '../protocol/errors.ts';
-import { syncDir, TEMP_FILE, writeDurably } from './durable-file.ts';
+import { removeTempFiles, syncDir, writeDurably } from './durable-file.ts';
 
 export type OutboxState = 'pending' | 'delivered' | 'rejected';
 
@@ -160,7 +160,7 @@ export interface OutboxRecovery {
   corruptFiles: string[];
 }
 
-export const DEFAULT_BACKOFF = { initialMs: 500, factor: 2, maxMs: 30_000 } as const;
+const DEFAULT_BACKOFF = { initialMs: 500, factor: 2, maxMs: 30_000 } as const;
 
 const ID_PATTERN = /^[0-9a-f]{64}$/;
 const RECORD_NAME = /^([0-9a-f]{64})\.json$/;
@@ -180,22 +180,13 @@ export function backoffDelayMs(attempts: number, options: BackoffOptions = {}): 
   return Math.floor((options.random ?? Math.random)() * ceiling);
 }
 
-export function isOutboxId(id: unknown): id is string {
-  return typeof id === 'string' && ID_PATTERN.test(id);
-}
-
-function checkId(id: unknown): string {
-  if (!isOutboxId(id)) {
+function checkId(id: unknown): void {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
     throw new IrisgateError(
       'invalid_argument',
       'an outbox id is a signup digest: 64 lower-case hex characters',
     );
   }
-  return id;
-}
-
-function isTempName(name: string): boolean {
-  return TEMP_FILE.test(name);
 }
 
 function messageOf(error: unknown): string {
@@ -297,16 +288,13 @@ export class Outbox {
     const changed = new Set<string>();
     const names: Record<OutboxState, string[]> = { pending: [], delivered: [], rejected: [] };
     for (const state of ['pending', ...FINAL_STATES] as const) {
-      for (const name of await readdir(this.#folder(state))) {
-        if (isTempName(name)) {
-          await unlink(join(this.#folder(state), name)).catch(() => {});
-          this.recovery.removedTempFiles.push(join(state, name));
-          changed.add(this.#folder(state));
-        } else if (RECORD_NAME.test(name)) {
-          names[state].push(name);
-        }
-      }
+      const removed = await removeTempFiles(this.#folder(state));
+      this.recovery.removedTempFiles.push(...removed.map((name) => join(state, name)));
+      if (removed.length > 0) changed.add(this.#folder(state));
+      for (const name of await readdir(this.#folder(state)))
+        if (RECORD_NAME.test(name)) names[state].push(name);
     }
+
     for (const state of FINAL_STATES) {
       for (const name of names[state]) this.#finished[state].add(name.slice(0, 64));
     }
@@ -504,7 +492,8 @@ export class Outbox {
   /**
    * Removes delivered and rejected records finished before `finishedBeforeMs`: they hold a signed iris
    * template and an eye image, so a device keeps them no longer than its operator needs them. Pending
-   * records are never touched. Returns how many were removed.
+   * records are never touched. Returns how many were removed. A finished record is written once, when it
+   * finishes, so its file's modification time is its finish time: no record is read.
    */
   async prune(finishedBeforeMs: number): Promise<number> {
     this.#checkWritable();
@@ -512,11 +501,12 @@ export class Outbox {
     for (const state of FINAL_STATES) {
       const folder = this.#folder(state);
       let changed = false;
-      for (const entry of await this.list(state)) {
-        if (entry.unreadable || entry.finishedAtMs === undefined || entry.finishedAtMs >= finishedBeforeMs)
-          continue;
+      for (const name of await readdir(folder)) {
+        if (!RECORD_NAME.test(name)) continue;
+        const finished = await stat(join(folder, name)).catch(() => undefined);
+        if (!finished || finished.mtimeMs >= finishedBeforeMs) continue;
         // The id stays known to this process, so a put of it is still a no-op.
-        await unlink(join(folder, `${entry.id}.json`)).catch(() => {});
+        await unlink(join(folder, name)).catch(() => {});
         changed = true;
         removed++;
       }

@@ -8,7 +8,7 @@
  */
 
 import { matchPacked, packIrisCode, rotatePacked, unpackIrisCode } from '../iris/matcher.ts';
-import { CODE_BITS, type IrisCode } from '../protocol/iris-code-layout.ts';
+import { CODE_BITS, type IrisCode, usableBits } from '../protocol/iris-code-layout.ts';
 
 export interface FusedCode {
   code: IrisCode;
@@ -16,12 +16,6 @@ export interface FusedCode {
   shifts: number[];
   /** Index of the reference input. */
   reference: number;
-}
-
-function usableBits(code: IrisCode): number {
-  let ones = 0;
-  for (const bit of code.mask) ones += bit;
-  return ones;
 }
 
 export function fuseIrisCodes(codes: readonly IrisCode[]): FusedCode {

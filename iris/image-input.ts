@@ -13,6 +13,19 @@ export const FRAME_HEIGHT = 480;
 export const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 const ACCEPTED_FORMATS = new Set(['png', 'jpeg']);
 
+/**
+ * Encodes a frame as an 8-bit greyscale PNG (colour type 0). sharp writes RGB unless told the image is
+ * black and white.
+ */
+export function encodeGreyPng({ width, height, data }: GreyImage): Promise<Buffer> {
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+    raw: { width, height, channels: 1 },
+  })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+}
+
 /** Decodes PNG/JPEG bytes to 8-bit greyscale; colour images are converted (luma). */
 export async function decodeGreyImage(bytes: Uint8Array): Promise<GreyImage> {
   if (bytes.byteLength > MAX_IMAGE_BYTES) {

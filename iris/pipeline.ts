@@ -8,7 +8,7 @@
  */
 
 import { IrisgateError } from '../protocol/errors.ts';
-import type { IrisCode, NormalizedIris } from '../protocol/iris-code-layout.ts';
+import { type IrisCode, type NormalizedIris, usableBits } from '../protocol/iris-code-layout.ts';
 import { createIrisEncoder, type IrisEncoder, type IrisEncoderOptions } from './encoder.ts';
 import { normalizeIris } from './normalization.ts';
 import { createPatchMasker, type PatchMaskResult } from './pad/patch-mask.ts';
@@ -45,12 +45,6 @@ export interface IrisPipeline {
   /** The rest of encode() for a frame measureFrame has measured (its quality gates passed). */
   encodeMeasured(stages: MeasuredFrameStages): Promise<EncodedEye>;
   release(): Promise<void>;
-}
-
-function countOnes(bits: Uint8Array): number {
-  let ones = 0;
-  for (const bit of bits) ones += bit;
-  return ones;
 }
 
 /** The visible-iris gate, after the patch mask: a patch never counts as visible iris. */
@@ -111,14 +105,14 @@ export async function createIrisPipeline(options: IrisEncoderOptions = {}): Prom
       assertVisibleAfterPatchMask(visibleAfterPatchMask);
       const t4 = performance.now();
       const code = await encoder.encode(patch.normalized);
-      const usableBits = countOnes(code.mask);
-      assertUsableBits(usableBits);
+      const usable = usableBits(code);
+      assertUsableBits(usable);
       const t5 = performance.now();
       const measured = timings.segmentation + timings.normalization + timings.quality;
       return {
         code,
         geometry: { pupil: segmentation.pupil, iris: segmentation.iris },
-        quality: { ...quality, usableBits, patchFraction: patch.fraction, visibleAfterPatchMask },
+        quality: { ...quality, usableBits: usable, patchFraction: patch.fraction, visibleAfterPatchMask },
         segmentation,
         normalized,
         patch,

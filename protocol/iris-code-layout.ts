@@ -20,6 +20,13 @@ export interface IrisCode {
   mask: Uint8Array;
 }
 
+/** The bits of a code its mask marks usable. */
+export function usableBits(code: IrisCode): number {
+  let ones = 0;
+  for (const bit of code.mask) ones += bit;
+  return ones;
+}
+
 export function codeBitIndex(row: number, column: number, filter: number, part: number): number {
   return ((row * CODE_COLUMNS + column) * CODE_FILTERS + filter) * CODE_PARTS + part;
 }

@@ -11,7 +11,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { encodeGreyPng } from '../image-input.ts';
 import type { GreyImage } from '../types.ts';
 import { annulusSamples, measureOcclusion } from './eyelids.ts';
 import { computeGeometry } from './geometry.ts';
@@ -184,12 +184,7 @@ export const CONVENTIONS: Record<string, string> = {
 
 /** Writes an 8-bit greyscale PNG. */
 export async function writeGreyPng(path: string, image: GreyImage): Promise<void> {
-  await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
-    raw: { width: image.width, height: image.height, channels: 1 },
-  })
-    .toColourspace('b-w')
-    .png({ compressionLevel: 6 })
-    .toFile(path);
+  await writeFile(path, await encodeGreyPng(image));
 }
 
 /**

@@ -12,13 +12,13 @@ import {
   MAX_EVIDENCE_PNG_BASE64,
 } from '../../backend/frame-evidence.ts';
 import { backendConfig } from '../../backend/service.ts';
+import { encodeGreyPng } from '../../iris/image-input.ts';
 import { canonicalMessage } from '../../protocol/canonical.ts';
 import { FRAME_PIXELS_DOMAIN, framePixelsSha256, type GreyFrame } from '../../protocol/device-messages.ts';
 import { parseSignupEnvelope, signupDigest, signupSigningBytes } from '../../protocol/signup-envelope.ts';
 import {
   type CapturedFrame,
   frameEvidence,
-  framePng,
   inject,
   type SignupBody,
   startTestBackend,
@@ -59,11 +59,11 @@ describe('framePixelsSha256', () => {
   it('decodes only 8-bit grey PNGs, at most MAX_EVIDENCE_FRAMES of them', async () => {
     const image = testFramePixels('decode', { width: 32, height: 24 });
     const [hashed] = await hashFrameEvidence({
-      frames: [{ sequence: 3, png: base64(await framePng(image)) }],
+      frames: [{ sequence: 3, png: base64(await encodeGreyPng(image)) }],
     });
     expect(hashed).toMatchObject({ sequence: 3, width: 32, height: 24 });
     expect(hashed?.sha256).toEqual(framePixelsSha256(image));
-    const png = base64(await framePng(image));
+    const png = base64(await encodeGreyPng(image));
     const tooMany = Array.from({ length: MAX_EVIDENCE_FRAMES + 1 }, (_, sequence) => ({ sequence, png }));
     for (const evidence of [
       { frames: tooMany },
@@ -227,7 +227,7 @@ describe.each(DATABASE_TARGETS)('frame evidence on %s', (target) => {
       ['palette PNG', as(await grey().png({ palette: true }).toBuffer()), /colour type 3/],
       ['JPEG', as(await grey().jpeg({ quality: 100 }).toBuffer()), /not a PNG/],
       ['not an image', as(Buffer.from('hello, this is not a PNG at all')), /not a PNG/],
-      ['truncated PNG', as((await framePng(frame.image)).subarray(0, 400)), /does not decode/],
+      ['truncated PNG', as((await encodeGreyPng(frame.image)).subarray(0, 400)), /does not decode/],
       [
         'too many pixels',
         as(
@@ -238,7 +238,7 @@ describe.each(DATABASE_TARGETS)('frame evidence on %s', (target) => {
         ),
         /pixel limit/,
       ],
-      ['unknown sequence', as(await framePng(frame.image), 999), /no frame 999/],
+      ['unknown sequence', as(await encodeGreyPng(frame.image), 999), /no frame 999/],
       [
         'repeated sequence',
         { ...body, evidence: { frames: [body.evidence?.frames[0], body.evidence?.frames[0]] } },

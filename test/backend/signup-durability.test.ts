@@ -206,7 +206,12 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
 
   it('limits requests per minute and signup attempts per device per hour', async () => {
     h = await startTestBackend(target, {
-      limits: { bodyBytes: 256 * 1024, requestsPerMinute: 1000, signupsPerDevicePerHour: 2 },
+      limits: {
+        bodyBytes: 256 * 1024,
+        signupBodyBytes: 2 * 1024 * 1024,
+        requestsPerMinute: 1000,
+        signupsPerDevicePerHour: 2,
+      },
     });
     const device = await h.device();
     const token = await device.authenticate(h.backend);
@@ -222,7 +227,12 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
     await h.close();
 
     h = await startTestBackend(target, {
-      limits: { bodyBytes: 256 * 1024, requestsPerMinute: 5, signupsPerDevicePerHour: 100 },
+      limits: {
+        bodyBytes: 256 * 1024,
+        signupBodyBytes: 2 * 1024 * 1024,
+        requestsPerMinute: 5,
+        signupsPerDevicePerHour: 100,
+      },
     });
     const replies = [];
     for (let i = 0; i < 7; i++) replies.push(await inject(h.backend, 'GET', '/v1/group/root'));

@@ -58,7 +58,14 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
   beforeAll(async () => {
     h = await startTestBackend(
       target,
-      { limits: { bodyBytes: 256 * 1024, requestsPerMinute: 10_000, signupsPerDevicePerHour: 10_000 } },
+      {
+        limits: {
+          bodyBytes: 256 * 1024,
+          signupBodyBytes: 256 * 1024,
+          requestsPerMinute: 10_000,
+          signupsPerDevicePerHour: 10_000,
+        },
+      },
       { clock },
     );
     device = await h.device();

@@ -15,13 +15,13 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Identity } from '@semaphore-protocol/identity';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_DIR } from '../../device/agent.ts';
 import { BackendClient } from '../../device/backend-client.ts';
 import type { SessionEvent, SessionResult } from '../../device/capture-session.ts';
 import { Outbox, type OutboxEvent } from '../../device/outbox.ts';
 import { syntheticVisit } from '../../device/synthetic-visit.ts';
+import { decodeGreyImage, encodeGreyPng } from '../../iris/image-input.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
 import { inject, tempDir } from '../support/backend.ts';
 import { type DeviceRig, failure, startDeviceRig } from '../support/device.ts';
@@ -125,17 +125,11 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     const body = record?.record.body as { evidence: { frames: { sequence: number; png: string }[] } };
     const evidence = body.evidence.frames[0];
     if (!evidence) throw new Error('no evidence frame');
-    const { data, info } = await sharp(Buffer.from(evidence.png, 'base64'))
-      .toColourspace('b-w')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    expect(info.channels).toBe(1); // one grey pixel flipped, nothing else changed
-    const middle = (info.width * info.height) / 2;
-    data[middle] = (data[middle] as number) ^ 0x01;
-    const tamperedPng = await sharp(data, { raw: { width: info.width, height: info.height, channels: 1 } })
-      .toColourspace('b-w')
-      .png()
-      .toBuffer();
+    // One grey pixel flipped, nothing else changed.
+    const image = await decodeGreyImage(Buffer.from(evidence.png, 'base64'));
+    const middle = (image.width * image.height) / 2;
+    image.data[middle] = (image.data[middle] as number) ^ 0x01;
+    const tamperedPng = await encodeGreyPng(image);
     const tampered = {
       ...body,
       evidence: { frames: [{ ...evidence, png: tamperedPng.toString('base64') }] },

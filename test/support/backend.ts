@@ -13,7 +13,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import sharp from 'sharp';
 import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
 import { type Backend, type BackendConfig, backendConfig, openBackend } from '../../backend/service.ts';
 import { shippedModels } from '../../backend/signup-policy.ts';
@@ -21,6 +20,7 @@ import type { Pkcs11TemplateKeyConfig } from '../../backend/template-key.ts';
 import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import type { Pkcs11TokenConfig } from '../../hsm/pkcs11-signer.ts';
 import { type DeviceKeys, openDeviceKeys, provisionDevice } from '../../hsm/provisioning.ts';
+import { encodeGreyPng } from '../../iris/image-input.ts';
 import { seededUint32 } from '../../iris/seeded-random.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import {
@@ -65,14 +65,6 @@ export function testFramePixels(seed: string, { width, height } = TEST_FRAME_SIZ
   return { width, height, data };
 }
 
-/** A frame as an 8-bit grey PNG, the way the device sends it. */
-export function framePng({ width, height, data }: GreyFrame): Promise<Buffer> {
-  return sharp(data, { raw: { width, height, channels: 1 } })
-    .toColourspace('b-w')
-    .png()
-    .toBuffer();
-}
-
 /** A frame of the signed envelope with the pixels its sha256 was computed from. */
 export interface CapturedFrame {
   sequence: number;
@@ -96,7 +88,7 @@ export async function frameEvidence(frames: readonly CapturedFrame[]): Promise<E
     frames: await Promise.all(
       frames.map(async ({ sequence, image }) => ({
         sequence,
-        png: (await framePng(image)).toString('base64'),
+        png: (await encodeGreyPng(image)).toString('base64'),
       })),
     ),
   };
@@ -291,29 +283,20 @@ export interface TestBackend {
  * Config overrides for a test backend. A test that sets the limits without signupBodyBytes gets the signup
  * route limited to bodyBytes like every other route (the backend's own default is larger, for evidence).
  */
-export type TestBackendOverrides = Omit<Partial<BackendConfig>, 'limits'> & {
-  limits?: Omit<BackendConfig['limits'], 'signupBodyBytes'> & { signupBodyBytes?: number };
-};
-
 /**
  * Opens a backend on a fresh database of `target`, with a trusted development CA (a factory CA when
  * production); `close()` closes everything it opened and drops the database.
  */
 export async function startTestBackend(
   target: DatabaseTarget,
-  overrides: TestBackendOverrides = {},
+  overrides: Partial<BackendConfig> = {},
   { clock, templateKeyToken }: { clock?: () => number; templateKeyToken?: Pkcs11TemplateKeyConfig } = {},
 ): Promise<TestBackend> {
   const open: { close(): Promise<void> }[] = [];
   const location = await testDatabaseLocation(target);
   open.push(location);
   const secretsDir = tempDir('backend-secrets');
-  const { limits, ...rest } = overrides;
-  const config = backendConfig({
-    production: false,
-    ...rest,
-    ...(limits ? { limits: { ...limits, signupBodyBytes: limits.signupBodyBytes ?? limits.bodyBytes } } : {}),
-  });
+  const config = backendConfig({ production: false, ...overrides });
   const ca = await createManufacturerCa(tempDir('backend-ca'), { development: !config.production });
   const openIt = async () => {
     const opened = await openBackend({
