@@ -17,7 +17,7 @@ import {
   stimulusSchedule,
 } from '../protocol/pupil-reflex.ts';
 import { type SignatureAlgorithm, verifySignature } from '../protocol/signature.ts';
-import type { SignupEnvelope } from '../protocol/signup-envelope.ts';
+import { LIVE_SCORE, type SignupEnvelope } from '../protocol/signup-envelope.ts';
 
 export type VersionStatus = 'allowed' | 'deprecated' | 'blocked';
 
@@ -70,7 +70,7 @@ export function defaultSignupPolicy(softwareVersion: string): SignupPolicy {
     liveness: {
       minFrames: 20,
       minReflexSpanMs: CAPTURE_MS - 500,
-      minScores: { liveness: 0.5 },
+      minScores: { liveness: LIVE_SCORE },
       maxCaptureMs: 60_000,
     },
   };

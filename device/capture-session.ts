@@ -40,6 +40,7 @@ import {
 } from '../protocol/pupil-reflex.ts';
 import {
   type EyeSide,
+  LIVE_SCORE,
   type LivenessFrame,
   type SignupEnvelope,
   signupDigest,
@@ -159,11 +160,37 @@ interface Candidate {
 }
 
 /**
- * The detector's score on the policy's scale: its operating threshold maps to 0.5 (the backend's default
- * minimum liveness score), 0 and 1 stay where they are, linear on each side.
+ * The detector's score on the policy's scale: its operating threshold maps to LIVE_SCORE (0.5), 0 and 1 stay
+ * where they are, linear on each side.
  */
 export function calibratedLiveness(score: number, threshold: number): number {
-  return score < threshold ? (0.5 * score) / threshold : 0.5 + (0.5 * (score - threshold)) / (1 - threshold);
+  return score < threshold
+    ? (LIVE_SCORE * score) / threshold
+    : LIVE_SCORE + ((1 - LIVE_SCORE) * (score - threshold)) / (1 - threshold);
+}
+
+/**
+ * The best frames' verdicts as one: the median calibrated score (frames of one session are alike, so one
+ * odd frame does not decide), live when it reaches LIVE_SCORE, the score the backend asks for, so the
+ * device never queues a signup the backend will refuse on it. A patch seen in any frame is one too many.
+ */
+export function padLiveness(
+  verdicts: readonly PadAssessment[],
+  threshold: number,
+): { live: boolean; score: number; patchFraction: number; reasons: string[] } {
+  const scores = verdicts.map((v) => calibratedLiveness(v.score, threshold)).sort((a, b) => a - b);
+  const middle = scores.length >> 1;
+  const score =
+    scores.length % 2 === 1
+      ? (scores[middle] as number)
+      : ((scores[middle - 1] as number) + (scores[middle] as number)) / 2;
+  const patched = verdicts.some((v) => v.reasons.includes('patch_detected'));
+  return {
+    live: score >= LIVE_SCORE && !patched,
+    score,
+    patchFraction: Math.max(...verdicts.map((v) => v.patchFraction)),
+    reasons: [...new Set(verdicts.filter((v) => !v.live).flatMap((v) => v.reasons))],
+  };
 }
 
 /** The share of a capture's frames whose pupil must be measured (the rest: blinks, the eye moving). */
@@ -441,18 +468,19 @@ function checkLiveness(
     throw fail('liveness_failed', `the pupil does not answer the IR stimulus (${reflex.reasons.join(', ')})`);
   }
   const verdicts = capture.candidates.map((c) => c.pad);
-  // Frames of one session are alike, so most verdicts agree; a patch seen in any frame is one too many.
-  const refused = verdicts.filter((v) => !v.live);
-  if (2 * refused.length > verdicts.length || refused.some((v) => v.reasons.includes('patch_detected'))) {
-    const reasons = [...new Set(refused.flatMap((v) => v.reasons))].join(', ');
+  const pad = padLiveness(verdicts, context.pad.threshold);
+  if (!pad.live) {
+    const refused = verdicts.filter((v) => !v.live).length;
     throw fail(
       'liveness_failed',
-      `${refused.length} of ${verdicts.length} best frames look like an attack (${reasons})`,
+      `${refused} of ${verdicts.length} best frames look like an attack (score ${pad.score.toFixed(2)}: ${pad.reasons.join(', ')})`,
     );
   }
-  const threshold = context.pad.threshold;
-  const liveness =
-    verdicts.reduce((sum, v) => sum + calibratedLiveness(v.score, threshold), 0) / verdicts.length;
-  const patchFraction = Math.max(...verdicts.map((v) => v.patchFraction));
-  return { scores: { liveness, patch_fraction: patchFraction, reflex_amplitude: reflex.fit.amplitude } };
+  return {
+    scores: {
+      liveness: pad.score,
+      patch_fraction: pad.patchFraction,
+      reflex_amplitude: reflex.fit.amplitude,
+    },
+  };
 }

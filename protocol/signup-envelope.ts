@@ -56,6 +56,12 @@ export interface LivenessFrame {
   pupilRadiusPx: number;
 }
 
+/**
+ * The `liveness` score at which a presentation is judged live: the backend's default minimum, and where the
+ * device's calibrated scale puts its detector's operating threshold, so both judge a capture alike.
+ */
+export const LIVE_SCORE = 0.5;
+
 export interface SignupEnvelope {
   version: typeof SIGNUP_ENVELOPE_VERSION;
   deviceId: string;

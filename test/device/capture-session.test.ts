@@ -22,6 +22,7 @@ import { SyntheticCamera } from '../../device/camera/synthetic-camera.ts';
 import {
   calibratedLiveness,
   type DeviceContext,
+  padLiveness,
   runCaptureSession,
   SESSION_STATES,
   type SessionEvent,
@@ -490,5 +491,43 @@ describe('calibratedLiveness', () => {
     expect(calibratedLiveness(0.7, 0.4)).toBeCloseTo(0.75, 12);
     expect(calibratedLiveness(0.1, 0.8)).toBeCloseTo(0.0625, 12);
     expect(calibratedLiveness(0.9, 0.8)).toBeCloseTo(0.75, 12);
+  });
+});
+
+describe('padLiveness', () => {
+  const verdict = (score: number, reasons: string[] = [], patchFraction = 0) => ({
+    live: score >= 0.4 && reasons.length === 0,
+    score,
+    reasons: score >= 0.4 ? reasons : ['texture', ...reasons],
+    patchFraction,
+  });
+
+  it('sends the score it judged by: two frames just live and one far off give a live median', () => {
+    // The mean of these (0.41 calibrated) is what once went out and the backend refused at 0.5.
+    const pad = padLiveness([verdict(0.41), verdict(0.42), verdict(0.01)], 0.4);
+    expect(pad.live).toBe(true);
+    expect(pad.score).toBeCloseTo(calibratedLiveness(0.41, 0.4), 12);
+    expect(pad.score).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('refuses when the middle frame is below the threshold, with the reasons of the refused frames', () => {
+    const pad = padLiveness([verdict(0.9), verdict(0.39), verdict(0.1)], 0.4);
+    expect(pad.live).toBe(false);
+    expect(pad.score).toBeLessThan(0.5);
+    expect(pad.reasons).toEqual(['texture']);
+  });
+
+  it('averages the middle two of an even count, and refuses below 0.5', () => {
+    expect(padLiveness([verdict(0.45), verdict(0.2)], 0.4).live).toBe(false);
+    expect(padLiveness([verdict(0.9), verdict(0.35)], 0.4).live).toBe(true);
+  });
+
+  it('refuses a patch seen in any frame, and reports the largest patch', () => {
+    const pad = padLiveness(
+      [verdict(0.9), verdict(0.9, ['patch_detected'], 0.12), verdict(0.8, [], 0.03)],
+      0.4,
+    );
+    expect(pad.live).toBe(false);
+    expect(pad.patchFraction).toBe(0.12);
   });
 });
