@@ -7,7 +7,7 @@
  * (World ID: 1 hour), the current root always. Capacity is 2^depth members (default depth 20), the
  * largest group the shipped proof artifacts can prove membership in.
  */
-import { Group } from '@semaphore-protocol/group';
+import { Group } from '@semaphore-protocol/core';
 import { IrisgateError } from '../protocol/errors.ts';
 import type { Database, Sql } from './storage/database.ts';
 

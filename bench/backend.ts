@@ -41,7 +41,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Group } from '@semaphore-protocol/group';
+import { Group } from '@semaphore-protocol/core';
 import pg from 'pg';
 import { ADMIN_TOKEN_FILE, TEMPLATE_KEY_FILE, TemplateCipher } from '../backend/backend-secrets.ts';
 import { backendConfig, openBackend } from '../backend/service.ts';

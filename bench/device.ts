@@ -18,7 +18,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Identity } from '@semaphore-protocol/identity';
+import { Identity } from '@semaphore-protocol/core';
 import type { CameraSource } from '../device/camera/camera-source.ts';
 import { SyntheticCamera } from '../device/camera/synthetic-camera.ts';
 import { runCaptureSession } from '../device/capture-session.ts';

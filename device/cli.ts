@@ -16,7 +16,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Identity } from '@semaphore-protocol/identity';
+import { Identity } from '@semaphore-protocol/core';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadDeviceProfile } from '../hsm/provisioning.ts';
 import { startProgress } from '../iris/progress.ts';

@@ -91,6 +91,15 @@ export const ERROR_CODES = {
   too_few_usable_bits: 'too few usable iris code bits',
   identity_qr_not_found: "no identity QR code was seen before the capture session's timeout",
   cancelled: 'the operation was cancelled by the operator',
+  invalid_format: 'the uniqueness proof or its request does not follow the format',
+  invalid_proof: 'the uniqueness proof does not verify, or was made for another signal',
+  invalid_merkle_root: "the proof's Merkle root is not one the backend issued",
+  root_too_old: "the proof's Merkle root was replaced longer ago than the verifier accepts",
+  invalid_action: 'the action is not open for this app, or the proof was made for another app or action',
+  max_verifications_reached: 'this person has used this action as many times as it allows',
+  invalid_root_statement: 'the root statement does not follow the format or is not signed by the backend key',
+  artifact_hash_mismatch:
+    'a Semaphore artifact does not match the sha256 in circuits/artifacts/manifest.json',
   internal_error: 'an unexpected internal error',
 } as const;
 

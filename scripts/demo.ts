@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Identity } from '@semaphore-protocol/identity';
+import { Identity } from '@semaphore-protocol/core';
 import { ADMIN_TOKEN_FILE } from '../backend/backend-secrets.ts';
 import { backendConfig, openBackend } from '../backend/service.ts';
 import { type DeviceAgent, openDeviceAgent } from '../device/agent.ts';

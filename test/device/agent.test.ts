@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Identity } from '@semaphore-protocol/identity';
+import { Identity } from '@semaphore-protocol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_DIR } from '../../device/agent.ts';
 import { BackendClient } from '../../device/backend-client.ts';

@@ -1,0 +1,39 @@
+/** The part of ffjavascript (snarkjs's WebAssembly field and curve arithmetic) circuits/ uses. */
+declare module 'ffjavascript' {
+  /** Points and field elements are Montgomery-form byte buffers. */
+  type Element = Uint8Array;
+
+  interface CurveGroup {
+    fromObject(coordinates: unknown[]): Element;
+    /** A bigint scalar, or its little-endian bytes; the cost follows its bit length. */
+    timesScalar(point: Element, scalar: bigint | Uint8Array): Element;
+    add(a: Element, b: Element): Element;
+    neg(a: Element): Element;
+    isValid(point: Element): boolean;
+    toJacobian(point: Element): Element;
+    isZero(point: Element): boolean;
+    zero: Element;
+  }
+
+  interface Gt {
+    one: Element;
+    mul(a: Element, b: Element): Element;
+    eq(a: Element, b: Element): boolean;
+  }
+
+  export interface Bn128 {
+    r: bigint;
+    q: bigint;
+    G1: CurveGroup;
+    G2: CurveGroup;
+    Gt: Gt;
+    /** Both take a point in Jacobian coordinates (toJacobian). */
+    prepareG1(point: Element): Element;
+    prepareG2(point: Element): Element;
+    millerLoop(preparedG1: Element, preparedG2: Element): Element;
+    finalExponentiation(value: Element): Element;
+    terminate(): Promise<void>;
+  }
+
+  export function buildBn128(singleThread?: boolean): Promise<Bn128>;
+}
