@@ -22,6 +22,7 @@ const BENCHMARKS = new Map<string, () => Promise<Benchmark>>([
   ['iris', () => import('./iris.ts')],
   ['backend', () => import('./backend.ts')],
   ['device', () => import('./device.ts')],
+  ['proof', () => import('./proof.ts')],
 ]);
 
 const USAGE = `usage: npm run bench -- [--json] [name...]

@@ -3,16 +3,35 @@ declare module 'ffjavascript' {
   /** Points and field elements are Montgomery-form byte buffers. */
   type Element = Uint8Array;
 
+  interface Field {
+    n8: number;
+    fromObject(value: unknown): Element;
+    neg(a: Element): Element;
+    mul(a: Element, b: Element): Element;
+    exp(a: Element, exponent: bigint): Element;
+    add(a: Element, b: Element): Element;
+    square(a: Element): Element;
+    isSquare(a: Element): boolean;
+    sqrt(a: Element): Element;
+  }
+
   interface CurveGroup {
     fromObject(coordinates: unknown[]): Element;
     /** A bigint scalar, or its little-endian bytes; the cost follows its bit length. */
     timesScalar(point: Element, scalar: bigint | Uint8Array): Element;
     add(a: Element, b: Element): Element;
+    double(a: Element): Element;
+    eq(a: Element, b: Element): boolean;
+    toAffine(point: Element): Element;
     neg(a: Element): Element;
     isValid(point: Element): boolean;
     toJacobian(point: Element): Element;
     isZero(point: Element): boolean;
     zero: Element;
+    /** The generator and the curve's b. */
+    g: Element;
+    b: Element;
+    toObject(point: Element): unknown[];
   }
 
   interface Gt {
@@ -24,6 +43,8 @@ declare module 'ffjavascript' {
   export interface Bn128 {
     r: bigint;
     q: bigint;
+    F1: Field;
+    F2: Field;
     G1: CurveGroup;
     G2: CurveGroup;
     Gt: Gt;

@@ -12,13 +12,15 @@
  * with probability at most 2^-128; when it fails, halving finds the bad proofs.
  *
  * Stricter than snarkjs: B must lie in the order-r subgroup of G2 (snarkjs checks only that it is on the
- * curve), which the batch's soundness needs; A and C must be on the curve and not the point at infinity.
+ * curve), which the batch's soundness needs (circuits/g2-subgroup.ts); A and C must be on the curve and not
+ * the point at infinity.
  */
 import { webcrypto } from 'node:crypto';
 import { type Bn128, buildBn128 } from 'ffjavascript';
 import type { ProofVerifier, UniquenessProof } from '../protocol/uniqueness-proof.ts';
 import { semaphoreHash } from '../protocol/world-id-hashing.ts';
 import { SHIPPED_DEPTH, semaphoreArtifacts, type VerificationKey } from './artifacts.ts';
+import { g2SubgroupTest } from './g2-subgroup.ts';
 
 type Element = Uint8Array;
 
@@ -56,10 +58,12 @@ export class Groth16Verifier implements ProofVerifier {
   readonly #delta: Element;
   /** Miller loop of e(alpha, beta): a constant of every single check. */
   readonly #alphaBeta: Element;
+  readonly #inG2Subgroup: (point: Element) => boolean;
 
   private constructor(curve: Bn128, key: VerificationKey, depth: number) {
     this.#curve = curve;
     this.depth = depth;
+    this.#inG2Subgroup = g2SubgroupTest(curve);
     this.#ic = key.IC.map((p) => g1(curve, p));
     this.#alpha = g1(curve, key.vk_alpha_1);
     this.#beta = this.#prepareG2(g2(curve, key.vk_beta_2));
@@ -90,7 +94,7 @@ export class Groth16Verifier implements ProofVerifier {
     const c = g1(curve, [p[6], p[7]]);
     const onCurve = (group: Bn128['G1'], point: Element) => !group.isZero(point) && group.isValid(point);
     if (!onCurve(curve.G1, a) || !onCurve(curve.G1, c) || !onCurve(curve.G2, b)) return undefined;
-    if (!curve.G2.isZero(curve.G2.timesScalar(b, curve.r))) return undefined;
+    if (!this.#inG2Subgroup(b)) return undefined;
     const inputs = [
       BigInt(proof.merkleTreeRoot),
       BigInt(proof.nullifier),
@@ -99,6 +103,14 @@ export class Groth16Verifier implements ProofVerifier {
     ];
     if (inputs.some((x) => x >= curve.r)) return undefined;
     return { a, b, c, inputs };
+  }
+
+  /**
+   * Whether the proof decodes: its points on the curve (B in the subgroup), its public inputs in the field,
+   * its depth this verifier's. A proof that is not well formed is refused without any pairing.
+   */
+  isWellFormed(proof: UniquenessProof): boolean {
+    return this.#decode(proof) !== undefined;
   }
 
   /** IC_0 * w_0 + sum_j IC_{j+1} * w_{j+1}: the public inputs' point for weights w (mod r). */
