@@ -28,7 +28,25 @@ export class BackendMetrics {
     registers: [this.registry],
   });
 
-  constructor(sizes: { members: () => number; enrolledEyes: () => number }) {
+  readonly verifications = new Counter({
+    name: 'irisgate_verifications_total',
+    help: 'Uniqueness-proof verifications (POST /v1/verify/:appId) by outcome: success or the refusal code',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly verifySeconds = new Histogram({
+    name: 'irisgate_verify_duration_seconds',
+    help: 'Time to answer a uniqueness-proof verification, from request to answer',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor(sizes: {
+    members: () => number;
+    enrolledEyes: () => number;
+    /** The batching proof verifier's counts (circuits/batching-verifier.ts). */
+    proofBatches?: () => { batches: number; proofs: number; largestBatch: number };
+  }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'irisgate_' });
     new Gauge({
       name: 'irisgate_group_members',
@@ -46,5 +64,34 @@ export class BackendMetrics {
         this.set(sizes.enrolledEyes());
       },
     });
+    const batches = sizes.proofBatches;
+    if (batches) {
+      new Counter({
+        name: 'irisgate_proof_batches_total',
+        help: 'Groth16 batch verifications run (each checks the proofs that piled up, in one multi-pairing)',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(batches().batches);
+        },
+      });
+      new Counter({
+        name: 'irisgate_proofs_batched_total',
+        help: 'Proofs verified in those batches',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(batches().proofs);
+        },
+      });
+      new Gauge({
+        name: 'irisgate_proof_batch_largest',
+        help: 'The largest batch of proofs verified together since the backend started',
+        registers: [this.registry],
+        collect() {
+          this.set(batches().largestBatch);
+        },
+      });
+    }
   }
 }

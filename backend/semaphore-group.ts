@@ -6,9 +6,13 @@
  * insertion records the new root; a root stays valid for `rootExpiryMs` after a newer one replaces it
  * (World ID: 1 hour), the current root always. Capacity is 2^depth members (default depth 20), the
  * largest group the shipped proof artifacts can prove membership in.
+ *
+ * Each root row keeps the group's size at that root, so the backend can sign statements about any root it
+ * issued (protocol/root-statement.ts); rows from before the size was recorded get it at the next start.
  */
 import { Group } from '@semaphore-protocol/core';
 import { IrisgateError } from '../protocol/errors.ts';
+import type { RootRecord } from '../protocol/uniqueness-proof.ts';
 import type { Database, Sql } from './storage/database.ts';
 
 export const DEFAULT_TREE_DEPTH = 20;
@@ -26,10 +30,16 @@ export interface InclusionProof {
 /** Adds a member inside SemaphoreGroupStore.transaction; returns its index and the new root. */
 export type AddMember = (commitment: bigint, now?: number) => Promise<{ index: number; root: bigint }>;
 
+/** What the backend recorded of a root it issued: when, until when it was current, and the group's size. */
+export interface StoredRoot extends RootRecord {
+  size: number;
+}
+
 interface RootRow {
   root: string;
   created_at_ms: string | number;
   superseded_at_ms: string | number | null;
+  size: string | number | null;
 }
 
 /** Rebuilds the tree from the stored members and checks it against the current root recorded. */
@@ -49,6 +59,32 @@ async function loadGroup(db: Database): Promise<Group> {
     );
   }
   return group;
+}
+
+/**
+ * Records the group size of roots recorded before sizes were (migration 6): the members are replayed in
+ * order until every such root is found. Runs once; a root the replay never gives keeps no size.
+ */
+async function recordMissingRootSizes(db: Database): Promise<void> {
+  const missing = new Set(
+    (await db.query<{ root: string }>('select root from semaphore_roots where size is null')).map(
+      (row) => row.root,
+    ),
+  );
+  if (missing.size === 0) return;
+  const members = await db.query<{ commitment: string }>(
+    'select commitment from semaphore_members order by index',
+  );
+  const replay = new Group();
+  await db.transaction(async (sql) => {
+    for (const member of members) {
+      if (missing.size === 0) break;
+      replay.addMember(BigInt(member.commitment));
+      const root = replay.root.toString();
+      if (!missing.delete(root)) continue;
+      await sql.query('update semaphore_roots set size = $1 where root = $2', [replay.size, root]);
+    }
+  });
 }
 
 export class SemaphoreGroupStore {
@@ -73,7 +109,9 @@ export class SemaphoreGroupStore {
     db: Database,
     { depth = DEFAULT_TREE_DEPTH, rootExpiryMs = DEFAULT_ROOT_EXPIRY_MS } = {},
   ): Promise<SemaphoreGroupStore> {
-    return new SemaphoreGroupStore(db, await loadGroup(db), depth, rootExpiryMs);
+    const group = await loadGroup(db);
+    await recordMissingRootSizes(db);
+    return new SemaphoreGroupStore(db, group, depth, rootExpiryMs);
   }
 
   get root(): bigint {
@@ -122,9 +160,10 @@ export class SemaphoreGroupStore {
           await sql.query('update semaphore_roots set superseded_at_ms = $1 where superseded_at_ms is null', [
             now,
           ]);
-          await sql.query('insert into semaphore_roots (root, created_at_ms) values ($1, $2)', [
+          await sql.query('insert into semaphore_roots (root, created_at_ms, size) values ($1, $2, $3)', [
             root.toString(),
             now,
+            index + 1,
           ]);
           return { index, root };
         }),
@@ -145,12 +184,31 @@ export class SemaphoreGroupStore {
 
   /** Whether a root may be used in a proof now: the current root, or one replaced less than the expiry ago. */
   async rootStatus(root: bigint, now = Date.now()): Promise<RootStatus> {
+    return this.statusOf(await this.rootRecord(root), now);
+  }
+
+  /** The status of a root from its record (undefined: a root never issued). */
+  statusOf(record: RootRecord | undefined, now = Date.now()): RootStatus {
+    if (!record) return 'unknown';
+    if (record.supersededAtMs === null) return 'current';
+    return now - record.supersededAtMs < this.rootExpiryMs ? 'valid' : 'expired';
+  }
+
+  /**
+   * What was recorded of a root this group had (a RootSource's lookup, protocol/uniqueness-proof.ts), or
+   * undefined for a root it never had. Only committed roots: the tree may run ahead of the database while
+   * a member is being added.
+   */
+  async rootRecord(root: bigint): Promise<StoredRoot | undefined> {
     const [row] = await this.db.query<RootRow>('select * from semaphore_roots where root = $1', [
       root.toString(),
     ]);
-    if (!row) return 'unknown';
-    if (row.superseded_at_ms === null) return 'current';
-    return now - Number(row.superseded_at_ms) < this.rootExpiryMs ? 'valid' : 'expired';
+    if (!row) return undefined;
+    return {
+      createdAtMs: Number(row.created_at_ms),
+      supersededAtMs: row.superseded_at_ms === null ? null : Number(row.superseded_at_ms),
+      size: Number(row.size),
+    };
   }
 
   /** The Merkle inclusion proof of a member against the current root. */

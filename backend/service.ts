@@ -1,9 +1,12 @@
 /**
  * A whole backend in one process: the database (PGlite on a folder, or a PostgreSQL server), its
- * secrets, the device directory, the Semaphore group, the uniqueness index and the HTTP app over them.
- * `irisgate backend serve`, the demo and the tests all start it through openBackend.
+ * secrets, the device directory, the Semaphore group, the uniqueness index, the uniqueness-proof verifier
+ * and the HTTP app over them. `irisgate backend serve`, the demo and the tests all start it through
+ * openBackend.
  */
 import { availableParallelism } from 'node:os';
+import { BatchingVerifier } from '../circuits/batching-verifier.ts';
+import { Groth16Verifier } from '../circuits/groth16-verifier.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../iris/matcher.ts';
 import { SOFTWARE_VERSION } from '../protocol/software-version.ts';
 import { type BackendSecrets, loadBackendSecrets } from './backend-secrets.ts';
@@ -20,6 +23,7 @@ import { type Database, type DatabaseLocation, openDatabase } from './storage/da
 import { migrate } from './storage/migrations.ts';
 import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
 import { UniquenessIndex } from './uniqueness-index.ts';
+import { VerifyActions, VerifyNullifiers } from './verify-actions.ts';
 
 export interface BackendConfig {
   /** This backend's name: devices sign it into their authentication answers. */
@@ -81,6 +85,11 @@ export interface BackendServices {
   tokens: DeviceTokens;
   budget: DeviceBudget;
   metrics: BackendMetrics;
+  /** Uniqueness-proof verification (POST /v1/verify/:appId): the apps' actions and spent nullifiers. */
+  actions: VerifyActions;
+  nullifiers: VerifyNullifiers;
+  /** The Groth16 verifier of the shipped key, batching concurrent requests, and the tree depths it has. */
+  proofs: { verifier: BatchingVerifier; depths: readonly number[] };
   clock: () => number;
 }
 
@@ -112,6 +121,9 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
   const secrets = await loadBackendSecrets(options.secretsDir, {
     templateKeyToken: options.templateKeyToken,
   });
+  // Checks the shipped artifacts against their manifest: a backend with a tampered key does not start.
+  const groth16 = await Groth16Verifier.open();
+  const proofs = { verifier: new BatchingVerifier(groth16), depths: [groth16.depth] };
   const db = await openDatabase(options.database);
   let index: UniquenessIndex | undefined;
   try {
@@ -143,7 +155,14 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
       }),
       tokens: new DeviceTokens(config.tokenTtlMs),
       budget: new DeviceBudget(config.limits.signupsPerDevicePerHour),
-      metrics: new BackendMetrics({ members: () => group.size, enrolledEyes: () => services.index.size }),
+      metrics: new BackendMetrics({
+        members: () => group.size,
+        enrolledEyes: () => services.index.size,
+        proofBatches: () => proofs.verifier.stats,
+      }),
+      actions: new VerifyActions(db),
+      nullifiers: new VerifyNullifiers(db),
+      proofs,
       clock,
     };
     const app = await buildApp(services, options.logger ?? false);

@@ -10,6 +10,7 @@ import { hsmCommand } from '../hsm/cli.ts';
 import { irisCommand } from '../iris/cli.ts';
 import { padCommand } from '../iris/pad/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { proofCommand } from '../sdk/cli.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -22,7 +23,8 @@ const program = new Command('irisgate')
   .addCommand(deviceCommand())
   .addCommand(hsmCommand())
   .addCommand(irisCommand())
-  .addCommand(padCommand());
+  .addCommand(padCommand())
+  .addCommand(proofCommand());
 
 /** Settings a command passes to its children only when they are made with .command(), not addCommand(). */
 function throwUsageErrors(command: Command): void {

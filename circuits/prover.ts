@@ -4,6 +4,7 @@
  * serves every proof whatever the group's size.
  */
 import { generateProof, type Identity } from '@semaphore-protocol/core';
+import { IrisgateError } from '../protocol/errors.ts';
 import type { UniquenessProof } from '../protocol/uniqueness-proof.ts';
 import { SHIPPED_DEPTH, semaphoreArtifacts } from './artifacts.ts';
 
@@ -23,7 +24,7 @@ export async function proveMembership(
   scope: bigint,
 ): Promise<UniquenessProof> {
   if (inclusion.leaf !== identity.commitment) {
-    throw new TypeError('the inclusion proof is for another identity commitment');
+    throw new IrisgateError('invalid_argument', 'the inclusion proof is for another identity commitment');
   }
   const { wasmPath, zkeyPath } = await semaphoreArtifacts(SHIPPED_DEPTH);
   // generateProof pads the siblings it is given in place: hand it a copy.

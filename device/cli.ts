@@ -14,14 +14,16 @@
  * DIR/wallets/. `status` reads the device profile, the outbox and the backend's readiness without
  * disturbing a running agent.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Identity } from '@semaphore-protocol/core';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadDeviceProfile } from '../hsm/provisioning.ts';
 import { startProgress } from '../iris/progress.ts';
 import { identityOf, type SyntheticManifest, sessionOf } from '../iris/synth/generate.ts';
+import { writeDurably } from '../protocol/durable-file.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { identityFileJson, parseIdentityFile } from '../protocol/identity-file.ts';
 import { type DeviceAgent, OUTBOX_DIR, openDeviceAgent } from './agent.ts';
 import { type AgentConfig, loadAgentConfig } from './agent-config.ts';
 import { backendReady } from './backend-client.ts';
@@ -209,21 +211,17 @@ async function run(options: CommonOptions): Promise<void> {
   }
 }
 
-/** The wallet of a synthetic person: kept in DIR/wallets/<name>.json so a second enrol finds the same one. */
-function wallet(dir: string, name: string): Identity {
+/**
+ * The wallet of a synthetic person: an identity file (protocol/identity-file.ts, what `irisgate proof`
+ * reads) kept in DIR/wallets/<name>.json, so a second enrol finds the same one.
+ */
+async function wallet(dir: string, name: string): Promise<Identity> {
   const walletsDir = join(dir, 'wallets');
   const file = join(walletsDir, `${name}.json`);
-  if (existsSync(file)) return Identity.import(JSON.parse(readFileSync(file, 'utf8')).privateKey);
+  if (existsSync(file)) return parseIdentityFile(JSON.parse(readFileSync(file, 'utf8')), file);
   mkdirSync(walletsDir, { recursive: true, mode: 0o700 });
   const identity = new Identity();
-  writeFileSync(
-    file,
-    `${JSON.stringify({ privateKey: identity.export(), commitment: identity.commitment.toString() })}\n`,
-    {
-      mode: 0o600,
-    },
-  );
-  chmodSync(file, 0o600);
+  await writeDurably(walletsDir, `${name}.json`, `${JSON.stringify(identityFileJson(identity), null, 2)}\n`);
   return identity;
 }
 
@@ -251,7 +249,7 @@ async function enroll(
     for (let id = 0; id < total; id++) {
       const identity = identityOf(manifest.seed, id);
       const session = sessionOf(manifest.seed, identity, options.sessionIndex);
-      const person = wallet(options.dir, identity.name);
+      const person = await wallet(options.dir, identity.name);
       const eye = { identity, session, label: 'live' as const, seed: `${manifest.seed}/${id}` };
       // A capture the device refuses is tried again, as an operator would ask the person to.
       let result = await syntheticVisit(agent, camera, { commitment: person.commitment, eye });

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeTempFiles, writeDurably } from './durable-file.ts';
+import { removeTempFiles, writeDurably } from '../protocol/durable-file.ts';
 
 const FILE = 'counter';
 

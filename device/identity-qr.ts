@@ -1,43 +1,23 @@
 /**
  * The QR code a user's wallet shows so the device reads their Semaphore identity commitment:
- * `irisgate:commitment:v1:<decimal commitment>`, the commitment in [1, BN254 scalar field) without leading
- * zeros. The device decodes it from a camera frame (jsqr); the renderer (qrcode's module matrix, drawn here)
- * makes the frames that tests and the demo show to the camera.
+ * `irisgate:commitment:v1:<decimal commitment>` (the payload's format is protocol/identity-qr-payload.ts,
+ * re-exported here). The device decodes it from a camera frame (jsqr); the renderer (qrcode's module
+ * matrix, drawn here) makes the frames that tests and the demo show to the camera.
  */
 import jsQR from 'jsqr';
 import QRCode from 'qrcode';
 import { boxBlur3 } from '../iris/segmentation/image-ops.ts';
 import type { GreyImage } from '../iris/types.ts';
-import { IrisgateError } from '../protocol/errors.ts';
-import { SNARK_SCALAR_FIELD } from '../protocol/signup-envelope.ts';
+import { parseIdentityQrPayload } from '../protocol/identity-qr-payload.ts';
 
-export const IDENTITY_QR_PREFIX = 'irisgate:commitment:v1:';
-/** A field element has at most 77 decimal digits. */
-const COMMITMENT_DECIMAL = /^[1-9][0-9]{0,76}$/;
+export {
+  IDENTITY_QR_PREFIX,
+  identityQrPayload,
+  parseIdentityQrPayload,
+} from '../protocol/identity-qr-payload.ts';
+
 /** White modules around the code; the QR standard asks for 4. */
 const QUIET_ZONE_MODULES = 4;
-
-export function identityQrPayload(commitment: bigint): string {
-  if (commitment < 1n || commitment >= SNARK_SCALAR_FIELD) {
-    throw new IrisgateError('invalid_identity_qr', 'the commitment must be in [1, BN254 scalar field)');
-  }
-  return `${IDENTITY_QR_PREFIX}${commitment}`;
-}
-
-export function parseIdentityQrPayload(text: string): bigint {
-  if (!text.startsWith(IDENTITY_QR_PREFIX)) {
-    throw new IrisgateError('invalid_identity_qr', `the QR code does not start with ${IDENTITY_QR_PREFIX}`);
-  }
-  const decimal = text.slice(IDENTITY_QR_PREFIX.length);
-  if (!COMMITMENT_DECIMAL.test(decimal)) {
-    throw new IrisgateError('invalid_identity_qr', 'the commitment must be decimal without leading zeros');
-  }
-  const commitment = BigInt(decimal);
-  if (commitment >= SNARK_SCALAR_FIELD) {
-    throw new IrisgateError('invalid_identity_qr', 'the commitment must be below the BN254 scalar field');
-  }
-  return commitment;
-}
 
 /** The payload as a QR code (error correction M), centred on a white frame with the largest whole modules. */
 export function renderIdentityQr(

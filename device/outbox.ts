@@ -38,8 +38,8 @@
  */
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { removeTempFiles, syncDir, writeDurably } from '../protocol/durable-file.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { removeTempFiles, syncDir, writeDurably } from './durable-file.ts';
 
 export type OutboxState = 'pending' | 'delivered' | 'rejected';
 

@@ -177,7 +177,7 @@ export async function checkUniquenessProof(
   }
   const root = await roots.lookup(BigInt(proof.merkleTreeRoot));
   if (!root) throw new IrisgateError('invalid_merkle_root', 'the backend never issued this root');
-  if (root.supersededAtMs !== null && now - root.supersededAtMs > maxAge * 1000) {
+  if (root.supersededAtMs !== null && now - root.supersededAtMs >= maxAge * 1000) {
     const ago = Math.round((now - root.supersededAtMs) / 1000);
     throw new IrisgateError('root_too_old', `the root was replaced ${ago} s ago, the limit is ${maxAge} s`);
   }

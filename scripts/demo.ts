@@ -10,9 +10,13 @@
  *    N people (default 5) each show their wallet's identity QR code, then their eye while the agent plays
  *    the IR stimulus; each signup is signed, queued durably and delivered. Then the first person comes
  *    back with a new wallet identity and is refused as a duplicate.
+ * 4. Person 1's wallet proves uniqueness to an app for an action that allows one use (Semaphore, offline,
+ *    with the backend's inclusion proof and signed root statement); the app verifies it through the
+ *    backend's POST /v1/verify/:appId; a second proof for the same action is refused.
  *
  * `--json` prints progress to stderr and ends stdout with one line:
- *   {"enrolled": N, "duplicatesRejected": M, "failedCaptures": K, "signer": ..., "backendMode": ..., ...}
+ *   {"enrolled": N, "duplicatesRejected": M, "failedCaptures": K, "signer": ..., "backendMode": ...,
+ *    "proof": {"verified": true, "secondUse": "max_verifications_reached", "proveMs": ...}, ...}
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +36,7 @@ import { defaultModulePath } from '../hsm/pkcs11-modules.ts';
 import { type DeviceTokenConfig, provisionDevice } from '../hsm/provisioning.ts';
 import { identityOf, sessionOf } from '../iris/synth/generate.ts';
 import { IrisgateError } from '../protocol/errors.ts';
+import { createUniquenessProof, fetchBackendInfo, fetchInclusionProof, releaseProver } from '../sdk/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +47,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'usage: npm run demo [-- --json] [-- --people N]\n  enrols N synthetic people (default 5) through the device agent into an embedded backend,\n  then shows the first coming back refused as a duplicate\n',
+    'usage: npm run demo [-- --json] [-- --people N]\n  enrols N synthetic people (default 5) through the device agent into an embedded backend,\n  shows the first coming back refused as a duplicate, then proving uniqueness to an app once\n',
   );
   process.exit(0);
 }
@@ -84,7 +89,7 @@ async function visit(
   person: number,
   label: string,
   tally: Tally,
-): Promise<'enrolled' | 'duplicate' | 'failed' | 'rejected'> {
+): Promise<{ outcome: 'enrolled' | 'duplicate' | 'failed' | 'rejected'; wallet?: Identity }> {
   const identity = identityOf(SEED, person);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const wallet = new Identity();
@@ -117,12 +122,82 @@ async function visit(
     const outcome = await agent.outcome(result.digest);
     if (outcome.state === 'delivered') {
       info('backend: ACCEPTED, commitment added to the Semaphore group');
-      return 'enrolled';
+      return { outcome: 'enrolled', wallet };
     }
     info(`backend: REFUSED [${outcome.record.code}]: ${outcome.record.message}`);
-    return outcome.record.code === 'duplicate_identity' ? 'duplicate' : 'rejected';
+    return { outcome: outcome.record.code === 'duplicate_identity' ? 'duplicate' : 'rejected' };
   }
-  return 'failed';
+  return { outcome: 'failed' };
+}
+
+interface ProofTally {
+  appId: string;
+  action: string;
+  proveMs: number;
+  verified: boolean;
+  uses: number;
+  secondUse: string;
+}
+
+/**
+ * The app's side: an action opened for one use; the person's wallet fetches its inclusion proof and the
+ * backend's signed root statement, proves offline, and the app verifies through POST /v1/verify/:appId.
+ * Then the same person proves again for the same action (another signal, the same nullifier): refused.
+ */
+async function proveUniqueness(
+  url: string,
+  admin: (path: string, body: unknown) => Promise<void>,
+  wallet: Identity,
+): Promise<ProofTally> {
+  const appId = 'app_irisgate_demo';
+  const action = 'vote-2026';
+  await admin(`/v1/admin/apps/${appId}/actions`, {
+    action,
+    maxVerifications: 1,
+    description: 'the demo vote',
+  });
+  info(`app ${appId}: action "${action}" opened, one use per person`);
+  const { publicKey } = (await fetchBackendInfo(url)).receiptKey;
+  const { inclusion, rootStatement } = await fetchInclusionProof(url, wallet.commitment, {
+    backendPublicKey: publicKey,
+  });
+  info(
+    `wallet: inclusion proof at leaf ${inclusion.index}, root statement signed by the backend (size ${rootStatement.size})`,
+  );
+  const verify = async (signal: string) => {
+    const started = performance.now();
+    const proof = await createUniquenessProof({ identity: wallet, inclusion, appId, action, signal });
+    const proveMs = performance.now() - started;
+    info(
+      `wallet: proof for "${action}" with signal "${signal}" made in ${proveMs.toFixed(0)} ms (Groth16, depth 20)`,
+    );
+    const reply = await fetch(`${url}/v1/verify/${appId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ proof, action, signal }),
+    });
+    return { proveMs, status: reply.status, body: (await reply.json()) as Record<string, unknown> };
+  };
+  const first = await verify('yes');
+  info(
+    first.status === 200
+      ? `app: VERIFIED, a unique person, use ${first.body.uses} of ${first.body.maxUses} (nullifier ${String(first.body.nullifier).slice(0, 12)}...)`
+      : `app: REFUSED [${first.body.code}]: ${first.body.message}`,
+  );
+  const second = await verify('no, I changed my mind');
+  info(
+    second.status === 200
+      ? 'app: VERIFIED AGAIN (this should not happen)'
+      : `app: REFUSED [${second.body.code}]: ${second.body.message}`,
+  );
+  return {
+    appId,
+    action,
+    proveMs: Math.round(first.proveMs),
+    verified: first.status === 200,
+    uses: Number(first.body.uses ?? 0),
+    secondUse: String(second.body.code ?? 'verified'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -202,18 +277,24 @@ async function main(): Promise<void> {
       `measured ${agent.software.files.length} software and model files; PCR 16 ${agent.pcr16Extended ? 'extended' : 'not extended (no TPM)'}`,
     );
 
+    let firstWallet: Identity | undefined;
     for (let person = 1; person <= people; person++) {
       step(`person ${person} of ${people}: enrolment`);
-      const outcome = await visit(agent, camera, person, 'new', tally);
+      const { outcome, wallet } = await visit(agent, camera, person, 'new', tally);
+      if (person === 1) firstWallet = wallet;
       if (outcome === 'enrolled') tally.enrolled++;
       else if (outcome === 'duplicate') tally.duplicatesRejected++;
       else if (outcome === 'rejected') tally.otherRejections++;
     }
     step('person 1 comes back with a new wallet identity');
-    const again = await visit(agent, camera, 1, 'returning', tally);
+    const { outcome: again } = await visit(agent, camera, 1, 'returning', tally);
     if (again === 'duplicate') tally.duplicatesRejected++;
     else if (again === 'enrolled') tally.enrolled++;
     else if (again === 'rejected') tally.otherRejections++;
+
+    step('person 1 proves to an app, in zero knowledge, that they are a unique human, once');
+    cleanups.push(releaseProver);
+    const proof = firstWallet ? await proveUniqueness(url, admin, firstWallet) : undefined;
 
     step('done');
     const sorted = [...tally.lastFrameToQueuedMs].sort((a, b) => a - b);
@@ -226,6 +307,7 @@ async function main(): Promise<void> {
       signer: useSoftHsm ? 'softhsm' : 'development',
       backendMode: production ? 'production' : 'development',
       groupSize: (await (await fetch(`${url}/v1/group/root`)).json()).size,
+      proof,
       medianLastFrameToQueuedMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
       elapsedSeconds: Math.round((performance.now() - started) / 1000),
     };
@@ -233,7 +315,8 @@ async function main(): Promise<void> {
       `${summary.enrolled} enrolled, ${summary.duplicatesRejected} refused as duplicates, ${summary.failedCaptures} captures retried; group size ${summary.groupSize}; ${summary.elapsedSeconds} s`,
     );
     if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    if (summary.enrolled !== people || summary.duplicatesRejected !== 1) process.exitCode = 1;
+    const proved = proof?.verified === true && proof.secondUse === 'max_verifications_reached';
+    if (summary.enrolled !== people || summary.duplicatesRejected !== 1 || !proved) process.exitCode = 1;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   }

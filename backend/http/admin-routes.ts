@@ -1,12 +1,19 @@
-/** Operator routes (Authorization: Bearer <admin token>): trusted CAs, the device registry, the audit chain. */
+/**
+ * Operator routes (Authorization: Bearer <admin token>): trusted CAs, the device registry, the audit chain,
+ * the actions apps verify uniqueness proofs for.
+ */
 import { Type } from 'typebox';
 import { IrisgateError } from '../../protocol/errors.ts';
+import { parseAction, parseAppId } from '../../protocol/uniqueness-proof.ts';
 import { verifyAuditChain } from '../audit-log.ts';
 import type { DeviceRecord } from '../device-registry.ts';
 import type { BackendServices } from '../service.ts';
 import type { TrustedCa } from '../trusted-cas.ts';
 import { type App, bearer } from './app.ts';
 import {
+  ActionReply,
+  ActionRequest,
+  AppIdParam,
   AuditReply,
   CertificateRequest,
   DeviceIdParam,
@@ -26,7 +33,7 @@ function caJson({ certificate: _certificate, ...ca }: TrustedCa) {
   return ca;
 }
 
-export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
+export function adminRoutes({ actions, db, devices, secrets, clock }: BackendServices) {
   return async (app: App) => {
     app.addHook('onRequest', async (request) => {
       if (!secrets.admin.matches(bearer(request))) throw new IrisgateError('unauthorized');
@@ -116,6 +123,51 @@ export function adminRoutes({ db, devices, secrets, clock }: BackendServices) {
         },
       },
       async () => verifyAuditChain(db),
+    );
+    app.post(
+      '/v1/admin/apps/:appId/actions',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary:
+            "Open an action for an app's uniqueness proofs (201), or set its limit and description (200)",
+          description:
+            'The body is the whole definition: sent again, it replaces maxVerifications (default 1) and description (default none); createdAtMs stays.',
+          params: AppIdParam,
+          body: ActionRequest,
+          response: { 200: ActionReply, 201: ActionReply, ...ERROR_REPLIES },
+        },
+      },
+      async (request, reply) => {
+        const { action, created } = await actions.register(
+          {
+            appId: parseAppId(request.params.appId),
+            action: parseAction(request.body.action),
+            maxVerifications: request.body.maxVerifications ?? 1,
+            description: request.body.description ?? null,
+          },
+          clock(),
+        );
+        request.log.info(
+          { appId: action.appId, action: action.action, maxVerifications: action.maxVerifications, created },
+          'verify action registered',
+        );
+        return reply.status(created ? 201 : 200).send(action);
+      },
+    );
+    app.get(
+      '/v1/admin/apps/:appId/actions',
+      {
+        schema: {
+          tags,
+          security: operator,
+          summary: "The app's actions",
+          params: AppIdParam,
+          response: { 200: Type.Array(ActionReply), ...ERROR_REPLIES },
+        },
+      },
+      async (request) => actions.list(parseAppId(request.params.appId)),
     );
   };
 }

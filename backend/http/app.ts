@@ -17,6 +17,7 @@ import { httpStatus } from './error-status.ts';
 import { groupRoutes } from './group-routes.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { ErrorReply } from './schemas.ts';
+import { verifyRoutes } from './verify-routes.ts';
 
 export type App = FastifyInstance<
   import('node:http').Server,
@@ -33,7 +34,7 @@ export function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** Maps whatever a route or fastify threw to the status and body the client gets. */
-function errorReply(
+export function errorReply(
   error: unknown,
   log: FastifyBaseLogger,
 ): { status: number; body: { code: string; message: string } } {
@@ -91,7 +92,8 @@ export async function buildApp(services: BackendServices, logger: boolean | obje
       info: {
         title: 'Irisgate backend',
         version: config.softwareVersion,
-        description: 'Signed-signup gate, uniqueness index and Semaphore group of an Irisgate deployment.',
+        description:
+          'Signed-signup gate, uniqueness index, Semaphore group and uniqueness-proof verification of an Irisgate deployment.',
       },
       components: {
         securitySchemes: {
@@ -123,6 +125,7 @@ export async function buildApp(services: BackendServices, logger: boolean | obje
   await app.register(opsRoutes(services));
   await app.register(deviceRoutes(services));
   await app.register(groupRoutes(services));
+  await app.register(verifyRoutes(services));
   await app.register(adminRoutes(services));
   return app;
 }

@@ -5,6 +5,7 @@
  */
 import { Type } from 'typebox';
 import { SIGNUP_LIMITS } from '../../protocol/signup-envelope.ts';
+import { PROOF_LIMITS } from '../../protocol/uniqueness-proof.ts';
 import { BASE64_PATTERN, MAX_EVIDENCE_FRAMES, MAX_EVIDENCE_PNG_BASE64 } from '../frame-evidence.ts';
 
 const hex = (bytes: number, description: string) =>
@@ -162,11 +163,31 @@ export const RootReply = Type.Object({ root: decimal('current root'), size: uint
 
 export const RootParam = Type.Object({ root: decimal('a group root') });
 
+const nullable = <T extends ReturnType<typeof uint>>(schema: T) => Type.Union([schema, Type.Null()]);
+
 export const RootStatusReply = Type.Object({
   root: decimal('the root asked about'),
   status: Type.Union(['current', 'valid', 'expired', 'unknown'].map((s) => Type.Literal(s))),
   valid: Type.Boolean({ description: 'whether a proof may use this root now' }),
+  createdAtMs: nullable(uint('when the root was issued (null: unknown root)')),
+  supersededAtMs: nullable(uint('when a newer root replaced it (null: current, or unknown root)')),
 });
+
+export const RootStatementReply = Type.Object(
+  {
+    version: Type.Literal(1),
+    root: decimal('the root'),
+    size: uint('members in the group at this root'),
+    createdAtMs: uint('when the root was issued'),
+    supersededAtMs: nullable(uint('when a newer root replaced it (null: current at statedAtMs)')),
+    statedAtMs: uint('when the backend made this statement'),
+    signature: hex(64, "r||s over rootStatementSigningBytes with the backend's receipt key"),
+  },
+  {
+    description:
+      "The backend's signed word on a root (protocol/root-statement.ts): an app that pins the receipt key (GET /v1/info) checks a proof's root offline with it.",
+  },
+);
 
 export const CommitmentParam = Type.Object({ commitment: decimal('an identity commitment') });
 
@@ -175,6 +196,83 @@ export const InclusionProofReply = Type.Object({
   leaf: decimal('the commitment'),
   index: uint(),
   siblings: Type.Array(decimal('sibling node')),
+  depth: uint('the depth of the group tree'),
+  rootStatement: RootStatementReply,
+});
+
+export const AppIdParam = Type.Object({
+  appId: Type.String({
+    description: `the app's id: 1 to ${PROOF_LIMITS.maxAppIdLength} letters, digits and _ . : -`,
+  }),
+});
+
+export const ActionRequest = Type.Object(
+  {
+    action: Type.String({ description: 'the action, as the app names it in its proofs (scope)' }),
+    maxVerifications: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2 ** 31 - 1,
+        default: 1,
+        description: 'how many times one person may verify for this action (default 1)',
+      }),
+    ),
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ActionReply = Type.Object({
+  appId: Type.String(),
+  action: Type.String(),
+  maxVerifications: uint(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  createdAtMs: uint(),
+});
+
+/** The proof's shape, for the docs; protocol parseUniquenessProof is the authority on its values. */
+const ProofJson = Type.Object(
+  {
+    merkleTreeDepth: Type.Integer({ description: 'the depth the proof was made at (20)' }),
+    merkleTreeRoot: Type.String({ description: 'decimal: a root of the group' }),
+    nullifier: Type.String({ description: 'decimal: the person for this app and action' }),
+    message: Type.String({ description: 'decimal: signalHash(signal)' }),
+    scope: Type.String({ description: 'decimal: externalNullifier(appId, action)' }),
+    points: Type.Array(Type.String(), { description: 'the Groth16 proof: 8 decimal strings' }),
+  },
+  { description: 'a Semaphore v4 proof (protocol/uniqueness-proof.ts)' },
+);
+
+export const VerifyRequest = Type.Object(
+  {
+    proof: ProofJson,
+    action: Type.String({ description: 'the action the proof was made for' }),
+    signal: Type.Optional(
+      Type.String({
+        maxLength: PROOF_LIMITS.maxSignalLength,
+        description: "what the proof is bound to (default '')",
+      }),
+    ),
+    maxRootAgeSeconds: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          "how long ago the proof's root may have been replaced; at most (and by default) the backend's root expiry",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyReply = Type.Object({
+  success: Type.Literal(true),
+  appId: Type.String(),
+  action: Type.String(),
+  nullifier: Type.String({ description: 'decimal: the same for one person, app and action' }),
+  merkleRoot: Type.String(),
+  uses: uint("this nullifier's uses of the action, this one included"),
+  maxUses: uint('how many the action allows'),
+  createdAtMs: uint('when the nullifier was first used for the action'),
 });
 
 export const CertificateRequest = Type.Object(

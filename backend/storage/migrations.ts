@@ -116,6 +116,31 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 6,
+    name: 'uniqueness-proof verification: app actions, spent nullifiers, group size at each root',
+    sql: `
+      create table verify_actions (
+        app_id text not null,
+        action text not null,
+        max_verifications integer not null check (max_verifications > 0),
+        description text,
+        created_at_ms bigint not null,
+        primary key (app_id, action)
+      );
+      create table verify_nullifiers (
+        app_id text not null,
+        action text not null,
+        nullifier text not null,
+        uses integer not null check (uses > 0),
+        created_at_ms bigint not null,
+        last_used_at_ms bigint not null,
+        primary key (app_id, action, nullifier),
+        foreign key (app_id, action) references verify_actions (app_id, action)
+      );
+      alter table semaphore_roots add column size bigint check (size > 0);
+    `,
+  },
 ];
 
 /** An arbitrary constant naming this project's migration lock. */

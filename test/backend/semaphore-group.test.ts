@@ -35,6 +35,35 @@ describe.each(DATABASE_TARGETS)('Semaphore group on %s', (target) => {
     expect(() => group.inclusionProof(33n)).toThrow(expect.objectContaining({ code: 'not_a_member' }));
   });
 
+  it('records when each root was issued and replaced, and the group size at it', async () => {
+    const group = await fresh();
+    const t0 = 1_800_000_000_000;
+    const first = await group.add(11n, t0);
+    const second = await group.add(22n, t0 + 1000);
+    expect(await group.rootRecord(first.root)).toEqual({
+      createdAtMs: t0,
+      supersededAtMs: t0 + 1000,
+      size: 1,
+    });
+    expect(await group.rootRecord(second.root)).toEqual({
+      createdAtMs: t0 + 1000,
+      supersededAtMs: null,
+      size: 2,
+    });
+    expect(await group.rootRecord(12345n)).toBeUndefined();
+    expect(group.statusOf(await group.rootRecord(first.root), t0 + 1000 + HOUR)).toBe('expired');
+  });
+
+  it('gives roots recorded before sizes were their size at the next start', async () => {
+    const group = await fresh();
+    const roots = [];
+    // Several roots in one millisecond: their order is the members', not the clock's.
+    for (const c of [5n, 6n, 7n, 8n]) roots.push((await group.add(c, 1_800_000_000_000)).root);
+    await db.query('update semaphore_roots set size = null');
+    const reopened = await SemaphoreGroupStore.open(db);
+    for (const [i, root] of roots.entries()) expect((await reopened.rootRecord(root))?.size).toBe(i + 1);
+  });
+
   it('refuses a duplicate commitment and a full group without changing the root', async () => {
     const group = await fresh({ depth: 1 });
     await group.add(1n);

@@ -16,6 +16,7 @@ import { nextCounter } from '../../device/device-counter.ts';
 import { Outbox } from '../../device/outbox.ts';
 import { createManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
+import { parseIdentityFile } from '../../protocol/identity-file.ts';
 import { inject } from '../support/backend.ts';
 import { startDeviceRig } from '../support/device.ts';
 import { closedPort } from '../support/network.ts';
@@ -189,8 +190,9 @@ describe('irisgate device enroll', () => {
       expect(lines.at(-1)).toEqual({ people: 1, enrolled: 1, duplicates: 0, refused: 0, failed: 0 });
       expect(lines[0]).toMatchObject({ name: 'id0000', outcome: 'enrolled' });
       // The wallet is kept with the set, and the backend's group holds its commitment.
+      // It is an identity file `irisgate proof create --identity` reads.
       const wallet = JSON.parse(readFileSync(join(set, 'wallets', 'id0000.json'), 'utf8'));
-      expect(wallet.commitment).toBe(lines[0].commitment);
+      expect(parseIdentityFile(wallet).commitment.toString()).toBe(lines[0].commitment);
       const proof = await inject(rig.h.backend, 'GET', `/v1/group/members/${wallet.commitment}/proof`);
       expect(proof.statusCode).toBe(200);
     } finally {

@@ -1,0 +1,104 @@
+/**
+ * What POST /v1/verify/:appId needs kept: the actions each app opened (registered by the operator, with how
+ * many times one person may use each) and the nullifiers spent on them, with their uses.
+ *
+ * A use is counted by one atomic statement (insert, or add one while below the limit), so concurrent
+ * verifications of one nullifier, in one backend or several on one PostgreSQL, never count more uses than
+ * the action allows.
+ */
+import { IrisgateError } from '../protocol/errors.ts';
+import type { NullifierStore, NullifierUse } from '../protocol/uniqueness-proof.ts';
+import type { Database } from './storage/database.ts';
+
+export interface VerifyAction {
+  appId: string;
+  action: string;
+  /** How many times one person (one nullifier) may use the action. */
+  maxVerifications: number;
+  description: string | null;
+  createdAtMs: number;
+}
+
+interface ActionRow {
+  app_id: string;
+  action: string;
+  max_verifications: number;
+  description: string | null;
+  created_at_ms: string | number;
+}
+
+const actionOf = (row: ActionRow): VerifyAction => ({
+  appId: row.app_id,
+  action: row.action,
+  maxVerifications: Number(row.max_verifications),
+  description: row.description,
+  createdAtMs: Number(row.created_at_ms),
+});
+
+export class VerifyActions {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Opens an action for an app, or, when it is open already, sets its limit and description to these
+   * (its creation time stays); `created` says which.
+   */
+  async register(
+    { appId, action, maxVerifications, description }: Omit<VerifyAction, 'createdAtMs'>,
+    now: number,
+  ): Promise<{ action: VerifyAction; created: boolean }> {
+    const [row] = await this.db.query<ActionRow & { created: boolean }>(
+      `insert into verify_actions (app_id, action, max_verifications, description, created_at_ms)
+         values ($1, $2, $3, $4, $5)
+       on conflict (app_id, action) do update
+         set max_verifications = excluded.max_verifications, description = excluded.description
+       returning *, (xmax = 0) as created`,
+      [appId, action, maxVerifications, description, now],
+    );
+    if (!row) throw new Error('insert ... returning gave no row');
+    return { action: actionOf(row), created: row.created };
+  }
+
+  /** The app's actions, by name. */
+  async list(appId: string): Promise<VerifyAction[]> {
+    const rows = await this.db.query<ActionRow>(
+      'select * from verify_actions where app_id = $1 order by action',
+      [appId],
+    );
+    return rows.map(actionOf);
+  }
+
+  async get(appId: string, action: string): Promise<VerifyAction | undefined> {
+    const [row] = await this.db.query<ActionRow>(
+      'select * from verify_actions where app_id = $1 and action = $2',
+      [appId, action],
+    );
+    return row ? actionOf(row) : undefined;
+  }
+}
+
+/** The spent nullifiers (protocol NullifierStore); the action must be registered (foreign key). */
+export class VerifyNullifiers implements NullifierStore {
+  constructor(private readonly db: Database) {}
+
+  async use({ appId, action, nullifier, maxUses, nowMs }: NullifierUse): Promise<{
+    uses: number;
+    createdAtMs: number;
+  }> {
+    const [row] = await this.db.query<{ uses: number; created_at_ms: string | number }>(
+      `insert into verify_nullifiers (app_id, action, nullifier, uses, created_at_ms, last_used_at_ms)
+         values ($1, $2, $3, 1, $4, $4)
+       on conflict (app_id, action, nullifier) do update
+         set uses = verify_nullifiers.uses + 1, last_used_at_ms = excluded.last_used_at_ms
+         where verify_nullifiers.uses < $5
+       returning uses, created_at_ms`,
+      [appId, action, nullifier, nowMs, maxUses],
+    );
+    if (!row) {
+      throw new IrisgateError(
+        'max_verifications_reached',
+        `this person has used ${action} ${maxUses} time${maxUses === 1 ? '' : 's'}, as many as it allows`,
+      );
+    }
+    return { uses: Number(row.uses), createdAtMs: Number(row.created_at_ms) };
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Opens an app's nullifier database from one string, as `irisgate proof verify --nullifiers` takes it: a
+ * postgres:// (or postgresql://) URL for a PostgreSQL server, anything else a PGlite data folder (created
+ * when absent). PGlite is one process's database: a lock file beside the folder (`<folder>.lock`, holding
+ * the owner's pid) refuses a second process (database_in_use) while the first lives; a dead owner's lock is
+ * taken over.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { IrisgateError } from '../protocol/errors.ts';
+import type { NullifierStore } from '../protocol/uniqueness-proof.ts';
+import { sqlNullifierStore } from './verify.ts';
+
+export interface NullifierDatabase {
+  store: NullifierStore;
+  engine: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+export const isPostgresUrl = (location: string) => /^postgres(?:ql)?:\/\//i.test(location);
+
+function lockFolder(folder: string): () => void {
+  const path = `${resolve(folder)}.lock`;
+  mkdirSync(dirname(path), { recursive: true });
+  for (;;) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processLives(owner)) {
+      throw new IrisgateError('database_in_use', `process ${owner} has ${folder} open (lock ${path})`);
+    }
+    rmSync(path, { force: true });
+  }
+}
+
+function processLives(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The nullifier store at `location` (table irisgate_nullifiers, or `table`); close() when done. */
+export async function openNullifierDatabase(
+  location: string,
+  { table }: { table?: string } = {},
+): Promise<NullifierDatabase> {
+  if (isPostgresUrl(location)) {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: location, max: 4 });
+    // An idle client's error (the server went away) must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    return { store: sqlNullifierStore(pool, { table }), engine: 'postgres', close: () => pool.end() };
+  }
+  const folder = resolve(location);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const unlock = lockFolder(folder);
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(folder);
+    return {
+      store: sqlNullifierStore(db, { table }),
+      engine: 'pglite',
+      async close() {
+        try {
+          await db.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
