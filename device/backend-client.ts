@@ -9,9 +9,10 @@
  * once, transparently.
  */
 import type { Signer } from '../hsm/signer.ts';
+import { backendRequest, DEFAULT_TIMEOUT_MS } from '../protocol/backend-http.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { deviceAuthSigningBytes } from '../protocol/device-messages.ts';
-import { ERROR_CODES, type ErrorCode, IrisgateError } from '../protocol/errors.ts';
+import { type ErrorCode, IrisgateError } from '../protocol/errors.ts';
 import type { DeliveryOutcome } from './outbox.ts';
 
 export interface BackendClientOptions {
@@ -127,41 +128,11 @@ export class BackendClient {
     path: string,
     { body, token, signal }: { body?: unknown; token?: string; signal?: AbortSignal } = {},
   ): Promise<unknown> {
-    const url = `${this.baseUrl}${path}`;
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([
-          AbortSignal.timeout(this.#options.timeoutMs ?? 15_000),
-          ...(signal ? [signal] : []),
-        ]),
-      });
-    } catch (cause) {
-      const why =
-        cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : '';
-      throw new IrisgateError('backend_unreachable', `${method} ${url}: ${why}`, { cause });
-    }
-    const text = await response.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (response.ok) return json;
-    const refusal = json as { code?: unknown; message?: unknown } | undefined;
-    if (typeof refusal?.code === 'string' && refusal.code in ERROR_CODES) {
-      throw new IrisgateError(refusal.code as ErrorCode, String(refusal.message ?? refusal.code));
-    }
-    throw new IrisgateError(
-      'backend_unreachable',
-      `${method} ${url}: HTTP ${response.status} without an Irisgate error (${text.slice(0, 120)})`,
-    );
+    return backendRequest(method, `${this.baseUrl}${path}`, {
+      body,
+      token,
+      signal,
+      timeoutMs: this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    });
   }
 }

@@ -5,9 +5,9 @@
  * the owner's pid) refuses a second process (database_in_use) while the first lives; a dead owner's lock is
  * taken over.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { IrisgateError } from '../protocol/errors.ts';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { lockPgliteFolder } from '../protocol/pglite-lock.ts';
 import type { NullifierStore } from '../protocol/uniqueness-proof.ts';
 import { sqlNullifierStore } from './verify.ts';
 
@@ -18,33 +18,6 @@ export interface NullifierDatabase {
 }
 
 export const isPostgresUrl = (location: string) => /^postgres(?:ql)?:\/\//i.test(location);
-
-function lockFolder(folder: string): () => void {
-  const path = `${resolve(folder)}.lock`;
-  mkdirSync(dirname(path), { recursive: true });
-  for (;;) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processLives(owner)) {
-      throw new IrisgateError('database_in_use', `process ${owner} has ${folder} open (lock ${path})`);
-    }
-    rmSync(path, { force: true });
-  }
-}
-
-function processLives(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The nullifier store at `location` (table irisgate_nullifiers, or `table`); close() when done. */
 export async function openNullifierDatabase(
@@ -60,7 +33,7 @@ export async function openNullifierDatabase(
   }
   const folder = resolve(location);
   mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const unlock = lockFolder(folder);
+  const unlock = lockPgliteFolder(folder);
   try {
     const { PGlite } = await import('@electric-sql/pglite');
     const db = await PGlite.create(folder);

@@ -3,11 +3,9 @@
  * data folder) by default, or a PostgreSQL server when a connection URL is given. Both run the same
  * migrations and the same queries; values come back in one shape (bytea as Uint8Array).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { IrisgateError } from '../../protocol/errors.ts';
+import { lockPgliteFolder } from '../../protocol/pglite-lock.ts';
 
 export interface Sql {
   query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
@@ -32,40 +30,8 @@ function normaliseRow<Row>(row: Record<string, unknown>): Row {
   return row as Row;
 }
 
-/**
- * PGlite is one process's database: two processes on one folder corrupt it. A lock file beside the folder
- * (`<dataDir>.lock`, holding the owner's pid) refuses a second opener while the first lives; a lock left by
- * a process that died is taken over.
- */
-function lockDataDir(dataDir: string): () => void {
-  const path = `${resolve(dataDir)}.lock`;
-  mkdirSync(dirname(path), { recursive: true });
-  for (;;) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0 && processLives(owner)) {
-      throw new IrisgateError('database_in_use', `process ${owner} has ${dataDir} open (lock ${path})`);
-    }
-    rmSync(path, { force: true });
-  }
-}
-
-function processLives(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function openPglite(dataDir: string): Promise<Database> {
-  const unlock = lockDataDir(dataDir);
+  const unlock = lockPgliteFolder(dataDir);
   let db: PGlite;
   try {
     db = await PGlite.create(dataDir);

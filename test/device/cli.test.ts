@@ -1,15 +1,6 @@
-/**
- * `irisgate device` as an operator runs it (node bin/irisgate.mjs, a process per command): its help,
- * `status` on a provisioned device whose outbox holds a pending signup while the backend is away, and the
- * refusals: an enrolment folder without a synthetic set, a device folder without a profile, bad usage; and
- * `enroll` of a synthetic set through the agent into a real backend.
- * The commands run side by side (each is a fresh node with tsx, seconds on a small machine).
- */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_DIR } from '../../device/agent.ts';
 import { nextCounter } from '../../device/device-counter.ts';
@@ -18,26 +9,16 @@ import { createManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
 import { parseIdentityFile } from '../../protocol/identity-file.ts';
 import { inject } from '../support/backend.ts';
+import { type Run, runIrisgate } from '../support/cli.ts';
 import { startDeviceRig } from '../support/device.ts';
 import { closedPort } from '../support/network.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-device-cli-'));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 function irisgate(args: string[]): Promise<Run> {
   const env = { ...process.env };
   delete env.IRISGATE_HSM_PIN;
-  return new Promise((resolve) => {
-    execFile('node', [BIN, ...args], { cwd: work, env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return runIrisgate(args, { cwd: work, env });
 }
 
 const PENDING_ID = 'ab'.repeat(32);

@@ -1,39 +1,19 @@
-/**
- * `irisgate proof` as people run it (node bin/irisgate.mjs, a process per command, side by side): help,
- * usage errors (exit 2, in-process), `identity new` / `show`, and `verify` of a presentation offline with a
- * pinned backend key refused when tampered or for another signal; backend_unreachable when the backend is
- * away. One real proof, made here; end-to-end.test.ts has the accepted paths through a real backend.
- */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseIdentityQrPayload } from '../../protocol/identity-qr-payload.ts';
 import { proofCommand } from '../../sdk/cli.ts';
 import { Identity, type Presentation, releaseProver, writeIdentityFile } from '../../sdk/index.ts';
+import { type Run, runIrisgate } from '../support/cli.ts';
 import { closedPort } from '../support/network.ts';
 import { proofFixture } from '../support/proofs.ts';
 import { receiptKey } from './support.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-proof-cli-'));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function irisgate(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('node', [BIN, 'proof', ...args], { cwd: work }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const irisgate = (args: string[]) => runIrisgate(['proof', ...args], { cwd: work });
 
 const APP = 'app_cli';
 const ACTION = 'vote';

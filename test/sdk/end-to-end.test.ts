@@ -1,14 +1,5 @@
-/**
- * Wallet to app through a real backend listening on a port: the wallet's identity is in the group, `irisgate
- * proof create` fetches its inclusion proof and proves (one proof, in the child process), `irisgate proof
- * verify` accepts the presentation against the backend's root history, then refuses it offline (the
- * receipt key from GET /v1/info pinned) as used; in-process, the SDK checks the same presentation offline,
- * and reads the backend's inclusion proofs.
- */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Identity } from '@semaphore-protocol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
@@ -23,26 +14,14 @@ import {
   writeIdentityFile,
 } from '../../sdk/index.ts';
 import { startTestBackend, type TestBackend, tempDir } from '../support/backend.ts';
+import { type Run, runIrisgate } from '../support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = tempDir('proof-e2e');
 const APP = 'app_e2e';
 const ACTION = 'join-dao';
 const SIGNAL = '0x00000000000000000000000000000000000000e2';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function irisgate(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('node', [BIN, 'proof', ...args], { cwd: work }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const irisgate = (args: string[]) => runIrisgate(['proof', ...args], { cwd: work });
 
 /** Spent nullifiers in memory: enough for the in-process checks here (the SQL store is tested elsewhere). */
 function memoryStore(): NullifierStore {
