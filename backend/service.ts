@@ -9,6 +9,7 @@ import { BatchingVerifier } from '../circuits/batching-verifier.ts';
 import { Groth16Verifier } from '../circuits/groth16-verifier.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../iris/matcher.ts';
 import { SOFTWARE_VERSION } from '../protocol/software-version.ts';
+import type { NullifierStore } from '../protocol/uniqueness-proof.ts';
 import { type BackendSecrets, loadBackendSecrets } from './backend-secrets.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, DEFAULT_TOKEN_TTL_MS, DeviceTokens } from './device-auth.ts';
 import { DeviceBudget } from './device-budget.ts';
@@ -23,7 +24,7 @@ import { type Database, type DatabaseLocation, openDatabase } from './storage/da
 import { migrate } from './storage/migrations.ts';
 import type { Pkcs11TemplateKeyConfig } from './template-key.ts';
 import { UniquenessIndex } from './uniqueness-index.ts';
-import { VerifyActions, VerifyNullifiers } from './verify-actions.ts';
+import { VerifyActions, verifyNullifiers } from './verify-actions.ts';
 
 export interface BackendConfig {
   /** This backend's name: devices sign it into their authentication answers. */
@@ -87,7 +88,7 @@ export interface BackendServices {
   metrics: BackendMetrics;
   /** Uniqueness-proof verification (POST /v1/verify/:appId): the apps' actions and spent nullifiers. */
   actions: VerifyActions;
-  nullifiers: VerifyNullifiers;
+  nullifiers: NullifierStore;
   /** The Groth16 verifier of the shipped key, batching concurrent requests, and the tree depths it has. */
   proofs: { verifier: BatchingVerifier; depths: readonly number[] };
   clock: () => number;
@@ -161,7 +162,7 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
         proofBatches: () => proofs.verifier.stats,
       }),
       actions: new VerifyActions(db),
-      nullifiers: new VerifyNullifiers(db),
+      nullifiers: verifyNullifiers(db),
       proofs,
       clock,
     };

@@ -6,8 +6,8 @@
  * verifications of one nullifier, in one backend or several on one PostgreSQL, never count more uses than
  * the action allows.
  */
-import { IrisgateError } from '../protocol/errors.ts';
-import type { NullifierStore, NullifierUse } from '../protocol/uniqueness-proof.ts';
+import { sqlNullifierStore } from '../protocol/nullifier-store.ts';
+import type { NullifierStore } from '../protocol/uniqueness-proof.ts';
 import type { Database } from './storage/database.ts';
 
 export interface VerifyAction {
@@ -76,29 +76,13 @@ export class VerifyActions {
   }
 }
 
-/** The spent nullifiers (protocol NullifierStore); the action must be registered (foreign key). */
-export class VerifyNullifiers implements NullifierStore {
-  constructor(private readonly db: Database) {}
-
-  async use({ appId, action, nullifier, maxUses, nowMs }: NullifierUse): Promise<{
-    uses: number;
-    createdAtMs: number;
-  }> {
-    const [row] = await this.db.query<{ uses: number; created_at_ms: string | number }>(
-      `insert into verify_nullifiers (app_id, action, nullifier, uses, created_at_ms, last_used_at_ms)
-         values ($1, $2, $3, 1, $4, $4)
-       on conflict (app_id, action, nullifier) do update
-         set uses = verify_nullifiers.uses + 1, last_used_at_ms = excluded.last_used_at_ms
-         where verify_nullifiers.uses < $5
-       returning uses, created_at_ms`,
-      [appId, action, nullifier, nowMs, maxUses],
-    );
-    if (!row) {
-      throw new IrisgateError(
-        'max_verifications_reached',
-        `this person has used ${action} ${maxUses} time${maxUses === 1 ? '' : 's'}, as many as it allows`,
-      );
-    }
-    return { uses: Number(row.uses), createdAtMs: Number(row.created_at_ms) };
-  }
+/**
+ * The spent nullifiers, in table verify_nullifiers (protocol/nullifier-store.ts); the action must be
+ * registered (its foreign key).
+ */
+export function verifyNullifiers(db: Database): NullifierStore {
+  return sqlNullifierStore(
+    { query: async (text, params) => ({ rows: await db.query(text, params) }) },
+    { table: 'verify_nullifiers' },
+  );
 }

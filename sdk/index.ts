@@ -23,6 +23,7 @@ export {
   identityQrPayload,
   parseIdentityQrPayload,
 } from '../protocol/identity-qr-payload.ts';
+export { DEFAULT_NULLIFIER_TABLE, type SqlClient, sqlNullifierStore } from '../protocol/nullifier-store.ts';
 export {
   type RootStatement,
   type RootStatementJson,
@@ -52,13 +53,10 @@ export { type ParsedPresentation, type Presentation, parsePresentation } from '.
 export {
   type BackendInfo,
   backendRoots,
-  DEFAULT_NULLIFIER_TABLE,
   fetchBackendInfo,
   offlineRoots,
   openUniquenessVerifier,
   receiptPublicKey,
-  type SqlClient,
-  sqlNullifierStore,
   type UniquenessVerifier,
   type VerifierOptions,
 } from './verify.ts';

@@ -7,9 +7,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { sqlNullifierStore } from '../protocol/nullifier-store.ts';
 import { lockPgliteFolder } from '../protocol/pglite-lock.ts';
 import type { NullifierStore } from '../protocol/uniqueness-proof.ts';
-import { sqlNullifierStore } from './verify.ts';
 
 export interface NullifierDatabase {
   store: NullifierStore;
