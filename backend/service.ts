@@ -5,7 +5,7 @@
  * openBackend.
  */
 import { availableParallelism } from 'node:os';
-import { BatchingVerifier } from '../circuits/batching-verifier.ts';
+import { BatchingVerifier, ThreadedBatchVerifier } from '../circuits/batching-verifier.ts';
 import { Groth16Verifier } from '../circuits/groth16-verifier.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../iris/matcher.ts';
 import { SOFTWARE_VERSION } from '../protocol/software-version.ts';
@@ -38,6 +38,11 @@ export interface BackendConfig {
   matchThreshold: number;
   /** Worker threads the uniqueness search is split across (default: one per core). */
   searchThreads: number;
+  /**
+   * Worker threads that verify uniqueness proofs (default: one per core); 0 verifies them in the event
+   * loop's thread.
+   */
+  verifyThreads: number;
   nonceTtlMs: number;
   challengeTtlMs: number;
   tokenTtlMs: number;
@@ -61,6 +66,7 @@ export function backendConfig(overrides: Partial<BackendConfig> & { production: 
     rootExpiryMs: DEFAULT_ROOT_EXPIRY_MS,
     matchThreshold: DEFAULT_MATCH_THRESHOLD,
     searchThreads: availableParallelism(),
+    verifyThreads: availableParallelism(),
     nonceTtlMs: DEFAULT_NONCE_TTL_MS,
     challengeTtlMs: DEFAULT_CHALLENGE_TTL_MS,
     tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
@@ -124,7 +130,8 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
   });
   // Checks the shipped artifacts against their manifest: a backend with a tampered key does not start.
   const groth16 = await Groth16Verifier.open();
-  const proofs = { verifier: new BatchingVerifier(groth16), depths: [groth16.depth] };
+  const threaded = config.verifyThreads > 0 ? new ThreadedBatchVerifier(config.verifyThreads) : undefined;
+  const proofs = { verifier: new BatchingVerifier(threaded ?? groth16), depths: [groth16.depth] };
   const db = await openDatabase(options.database);
   let index: UniquenessIndex | undefined;
   try {
@@ -176,6 +183,7 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
         closed ??= (async () => {
           await app.close();
           await services.index.close();
+          await threaded?.close();
           await db.close();
         })();
         return closed;
@@ -183,6 +191,7 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
     };
   } catch (error) {
     await index?.close();
+    await threaded?.close();
     await db.close();
     throw error;
   }

@@ -1,8 +1,10 @@
 /**
  * Uniqueness proofs at the shipped depth (20): proof generation time, then verifications per second one by
  * one (the official verifyProof of @semaphore-protocol/proof, the baseline, and this project's single-proof
- * verifier) and in randomised batches of 16, 64 and 256 (circuits/groth16-verifier.ts), each with its ratio
- * to the baseline and to the project's own one-by-one rate, measured in the same run.
+ * verifier) and in randomised batches of 16, 64 and 256 (circuits/groth16-verifier.ts), in this thread and
+ * split across one worker thread per core (circuits/batching-verifier.ts ThreadedBatchVerifier, what the
+ * backend's verify route uses), each with its ratio to the baseline and to the project's own one-by-one
+ * rate, measured in the same run. The official verifier runs its pairings in ffjavascript's own threads.
  *
  *   npm run bench -- proof             table on stdout, progress on stderr
  *   npm run -s bench -- proof --json   one JSON object on stdout instead
@@ -10,7 +12,10 @@
  * Environment: PROOFS (distinct proofs made, default 8; the batches cycle through them, each proof drawing
  * its own random weight), ROUNDS (timed rounds per case, default 3, the median kept).
  */
+
+import { availableParallelism } from 'node:os';
 import { verifyProof } from '@semaphore-protocol/core';
+import { ThreadedBatchVerifier } from '../circuits/batching-verifier.ts';
 import { Groth16Verifier } from '../circuits/groth16-verifier.ts';
 import { releaseProver } from '../circuits/prover.ts';
 import type { UniquenessProof } from '../protocol/uniqueness-proof.ts';
@@ -19,6 +24,8 @@ import { type Column, percentile, table } from './report.ts';
 
 const PROOFS = Number(process.env.PROOFS ?? 8);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** Threads of the threaded batch rows (the backend's default: one per core). */
+const THREADS = availableParallelism();
 /** One-by-one cases verify this many proofs per round. */
 const ONE_BY_ONE = 64;
 
@@ -82,19 +89,31 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     vsOfficialOneByOne: r.perSecond / official,
     vsOwnOneByOne: r.perSecond / own,
   }));
-  for (const size of [16, 64, 256]) {
-    progress(`batches of ${size}`);
-    const batch = cycle(size);
-    const perSecond = await rate(size, async () => verifier.verifyBatch(batch).every(Boolean));
-    rows.push({
-      case: 'own, batch',
-      batch: size,
-      proofsPerSecond: perSecond,
-      msPerProof: 1000 / perSecond,
-      vsOfficialOneByOne: perSecond / official,
-      vsOwnOneByOne: perSecond / own,
-    });
+  const threaded = new ThreadedBatchVerifier(THREADS);
+  await threaded.verifyBatch(cycle(2 * THREADS * 8)); // starts the threads
+  const batchers = [
+    { case: 'own, batch', verifyBatch: (batch: UniquenessProof[]) => verifier.verifyBatch(batch) },
+    {
+      case: `own, batch, ${THREADS} threads`,
+      verifyBatch: (batch: UniquenessProof[]) => threaded.verifyBatch(batch),
+    },
+  ];
+  for (const { case: name, verifyBatch } of batchers) {
+    for (const size of [16, 64, 256]) {
+      progress(`${name}: batches of ${size}`);
+      const batch = cycle(size);
+      const perSecond = await rate(size, async () => (await verifyBatch(batch)).every(Boolean));
+      rows.push({
+        case: name,
+        batch: size,
+        proofsPerSecond: perSecond,
+        msPerProof: 1000 / perSecond,
+        vsOfficialOneByOne: perSecond / official,
+        vsOwnOneByOne: perSecond / own,
+      });
+    }
   }
+  await threaded.close();
   await releaseProver();
 
   const generation = {
@@ -111,7 +130,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     `proof generation at depth ${generation.depth}: p50 ${generation.p50Ms.toFixed(0)} ms, max ${generation.maxMs.toFixed(0)} ms (${generation.proofs} proofs)`,
   );
   const columns: Column<Row>[] = [
-    { title: 'verifier', width: 22, alignLeft: true, cell: (r) => r.case },
+    { title: 'verifier', width: 26, alignLeft: true, cell: (r) => r.case },
     { title: 'batch', width: 5, cell: (r) => String(r.batch) },
     { title: 'proofs/s', width: 9, cell: (r) => r.proofsPerSecond.toFixed(1) },
     { title: 'ms/proof', width: 8, cell: (r) => r.msPerProof.toFixed(2) },

@@ -18,7 +18,7 @@ import { loadDeviceProfile, openDeviceKeys } from '../hsm/provisioning.ts';
 import { extendPcr16 } from '../hsm/tpm-attestation.ts';
 import { createPadDetector } from '../iris/pad/detector.ts';
 import { createIrisPipeline } from '../iris/pipeline.ts';
-import { openTaskPool } from '../iris/task-pool.ts';
+import { openTaskPool } from '../protocol/task-pool.ts';
 import type { GreyImage } from '../iris/types.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { SOFTWARE_VERSION } from '../protocol/software-version.ts';

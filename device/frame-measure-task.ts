@@ -1,4 +1,4 @@
-/** Task module (iris/task-pool.ts) of the capture loop's measurement threads: one frame per input. */
+/** Task module (protocol/task-pool.ts) of the capture loop's measurement threads: one frame per input. */
 import type { GreyImage } from '../iris/types.ts';
 import { type FrameMeasurement, measureCaptureFrame } from './frame-measurement.ts';
 

@@ -1,4 +1,4 @@
-/** Task module (iris/task-pool.ts) of the synthetic camera's render threads: one frame per input. */
+/** Task module (protocol/task-pool.ts) of the synthetic camera's render threads: one frame per input. */
 import { type ReflexPresentation, renderReflexFrame } from '../../iris/attacks/reflex-capture.ts';
 import type { GreyImage } from '../../iris/types.ts';
 import type { StimulusPulse } from '../../protocol/pupil-reflex.ts';

@@ -1,5 +1,5 @@
 /**
- * Patch attacks against the whole defence, one trial at a time (a task module for iris/task-pool.ts):
+ * Patch attacks against the whole defence, one trial at a time (a task module for protocol/task-pool.ts):
  *
  * - enrol: a person's live capture (session 0) through the iris pipeline; the packed template.
  * - sybil: the enrolled person comes back (session 1) wearing a patch over `area` of the visible iris and

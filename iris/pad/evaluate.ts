@@ -8,12 +8,12 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type ErrorCode, IrisgateError } from '../../protocol/errors.ts';
 import { readGreyImage } from '../image-input.ts';
-import { mapInWorkers } from '../task-pool.ts';
+import { mapInWorkers } from '../../protocol/task-pool.ts';
 import type { GreyImage } from '../types.ts';
 import { createPadDetector, type PadAssessment, type PadDetector } from './detector.ts';
 import { BONA_FIDE_LABEL, type PadReport, type PadSample, summarizePad } from './metrics.ts';
 
-/** The task module each worker thread runs (iris/task-pool.ts): its own detector, one image per input. */
+/** The task module each worker thread runs (protocol/task-pool.ts): its own detector, one image per input. */
 const SCORE_TASK = new URL('./score-task.ts', import.meta.url);
 
 /** One image's result: the detector's assessment, or why the image could not be read. */

@@ -1,5 +1,5 @@
 /**
- * The task module of `pad eval`'s worker threads (iris/task-pool.ts): each loads its own PAD detector at
+ * The task module of `pad eval`'s worker threads (protocol/task-pool.ts): each loads its own PAD detector at
  * the threshold asked for, then scores image files (evaluate.ts scoreImageFile).
  */
 import { createPadDetector, type PadDetector } from './detector.ts';

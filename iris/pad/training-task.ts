@@ -1,6 +1,6 @@
 /**
  * One synthetic presentation rendered and measured for PAD training and evaluation (a task module for
- * iris/task-pool.ts): the capture (live or an attack, deterministic by seed, identity and session), its
+ * protocol/task-pool.ts): the capture (live or an attack, deterministic by seed, identity and session), its
  * segmentation, rubber sheet, image-level and segmentation features, and the patch detector's block
  * features with each block's ground-truth patch share (from the render's label map, through the same
  * rubber sheet). A capture whose segmentation or quality gates fail is reported with the error's code.

@@ -28,7 +28,7 @@ import {
 import { judgedLive, maskedFraction, measured, trainPad } from '../../iris/pad/train-models.ts';
 import type { PresentationFeatures } from '../../iris/pad/training-task.ts';
 import { startProgress } from '../../iris/progress.ts';
-import { mapInWorkers } from '../../iris/task-pool.ts';
+import { mapInWorkers } from '../../protocol/task-pool.ts';
 
 /** Seeds never used for training (train:pad uses TRAINING_SEED). */
 export const EVAL_SEEDS = { pad: 'pad-eval-v1', patches: 'patch-eval-v1' } as const;

@@ -5,7 +5,7 @@
 import { verifyProof } from '@semaphore-protocol/core';
 import { buildBn128 } from 'ffjavascript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchingVerifier } from '../../circuits/batching-verifier.ts';
+import { BatchingVerifier, ThreadedBatchVerifier } from '../../circuits/batching-verifier.ts';
 import { g2SubgroupTest } from '../../circuits/g2-subgroup.ts';
 import { Groth16Verifier } from '../../circuits/groth16-verifier.ts';
 import { releaseProver } from '../../circuits/prover.ts';
@@ -130,6 +130,26 @@ describe('Groth16Verifier', () => {
     const answers = await Promise.all(asked.map((p) => batching.verify(p)));
     expect(answers).toEqual(asked.map((p) => p !== bad));
     expect(batching.stats).toEqual({ batches: 2, proofs: 7, largestBatch: 4 });
+  });
+});
+
+describe('ThreadedBatchVerifier', () => {
+  it('verifies batches in worker threads, split across them, and finds the bad proof', async () => {
+    const threaded = new ThreadedBatchVerifier(2);
+    try {
+      const batch = Array.from({ length: 20 }, (_, i) => proofs[i % proofs.length] as UniquenessProof);
+      const withBad = batch.map((p, i) => (i === 13 ? { ...p, nullifier: plusOne(p.nullifier) } : p));
+      expect(await threaded.verifyBatch(withBad)).toEqual(batch.map((_, i) => i !== 13));
+      // Behind a BatchingVerifier: what arrives while a batch is in the threads waits for the next one.
+      const batching = new BatchingVerifier(threaded, 64);
+      const first = batching.verify(batch[0] as UniquenessProof);
+      await new Promise((resolve) => setImmediate(resolve));
+      const rest = batch.slice(1).map((p) => batching.verify(p));
+      expect(await Promise.all([first, ...rest])).toEqual(new Array(20).fill(true));
+      expect(batching.stats).toEqual({ batches: 2, proofs: 20, largestBatch: 19 });
+    } finally {
+      await threaded.close();
+    }
   });
 });
 

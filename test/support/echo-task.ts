@@ -1,4 +1,4 @@
-/** A task module for test/iris/task-pool.test.ts: echoes its input with the worker's setup data and thread. */
+/** A task module for test/protocol/task-pool.test.ts: echoes its input with the worker's setup data and thread. */
 import { threadId } from 'node:worker_threads';
 
 let prefix = '';

@@ -20,12 +20,14 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 const ENTRY_URL = new URL('./task-pool-worker.mjs', import.meta.url);
-/** Inputs sent to one worker ahead of its answers, so it never waits for the next one. */
-const AHEAD = 2;
-
 export interface TaskPoolOptions {
   /** Worker threads (default: os.availableParallelism()). */
   workers?: number;
+  /**
+   * Inputs sent to one worker ahead of its answers (default 2, so it never waits for the next one); 1 for
+   * few long tasks that should spread over all workers.
+   */
+  ahead?: number;
   /** Passed to every worker's setup(). */
   setupData?: unknown;
 }
@@ -55,11 +57,12 @@ interface Job {
 
 /**
  * Starts the workers of a task module. Inputs are handed to the workers in the order run() is called,
- * up to AHEAD per worker; a task that throws (or a worker that dies) rejects everything in flight, since
+ * up to `ahead` per worker; a task that throws (or a worker that dies) rejects everything in flight, since
  * a worker's state is unknown after it.
  */
 export function openTaskPool<I, O>(taskModule: URL, options: TaskPoolOptions = {}): TaskPool<I, O> {
   const count = Math.max(1, Math.floor(options.workers ?? availableParallelism()));
+  const ahead = Math.max(1, Math.floor(options.ahead ?? 2));
   const waiting: Job[] = [];
   const running = new Map<number, Job>();
   const inFlight = new Map<Worker, number>();
@@ -71,7 +74,7 @@ export function openTaskPool<I, O>(taskModule: URL, options: TaskPoolOptions = {
     running.clear();
   };
   const feed = (worker: Worker) => {
-    while (!failure && (inFlight.get(worker) ?? 0) < AHEAD && waiting.length > 0) {
+    while (!failure && (inFlight.get(worker) ?? 0) < ahead && waiting.length > 0) {
       const job = waiting.shift() as Job;
       running.set(job.index, job);
       inFlight.set(worker, (inFlight.get(worker) ?? 0) + 1);

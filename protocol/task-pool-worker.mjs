@@ -1,4 +1,4 @@
-// Entry of a task-pool worker thread (iris/task-pool.ts): loads the task module through tsx, calls its
+// Entry of a task-pool worker thread (protocol/task-pool.ts): loads the task module through tsx, calls its
 // setup() once, then run() for each input in the order they arrive.
 import { parentPort, workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';

@@ -1,6 +1,6 @@
-/** iris/task-pool.ts: results in input order from several threads, setup data, failures, progress. */
+/** protocol/task-pool.ts: results in input order from several threads, setup data, failures, progress. */
 import { describe, expect, it } from 'vitest';
-import { mapInWorkers, openTaskPool } from '../../iris/task-pool.ts';
+import { mapInWorkers, openTaskPool } from '../../protocol/task-pool.ts';
 
 const TASK = new URL('../support/echo-task.ts', import.meta.url);
 
