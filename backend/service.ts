@@ -54,6 +54,8 @@ export interface BackendConfig {
     signupBodyBytes: number;
     /** Requests per minute per device (authenticated) or per address. */
     requestsPerMinute: number;
+    /** Requests per minute per address on POST /v1/verify/:appId (apps' servers verify at volume). */
+    verifyRequestsPerMinute: number;
     signupsPerDevicePerHour: number;
   };
 }
@@ -75,6 +77,7 @@ export function backendConfig(overrides: Partial<BackendConfig> & { production: 
       bodyBytes: 256 * 1024,
       signupBodyBytes: 2 * 1024 * 1024,
       requestsPerMinute: 600,
+      verifyRequestsPerMinute: 6000,
       signupsPerDevicePerHour: 240,
     },
     ...overrides,

@@ -44,6 +44,7 @@ export function verifyRoutes({
           body: VerifyRequest,
           response: { 200: VerifyReply, ...ERROR_REPLIES },
         },
+        config: { rateLimit: { max: config.limits.verifyRequestsPerMinute, timeWindow: 60_000 } },
         // Anything malformed (the body's schema, JSON or media type) is this API's invalid_format; a body too
         // large stays 413 body_too_large.
         errorHandler(error: FastifyError, request, reply) {

@@ -95,6 +95,7 @@ describe.each(DATABASE_TARGETS)('frame evidence on %s', (target) => {
           bodyBytes: 256 * 1024,
           signupBodyBytes: 2 * 1024 * 1024,
           requestsPerMinute: 10_000,
+          verifyRequestsPerMinute: 10_000,
           signupsPerDevicePerHour: 10_000,
         },
       },

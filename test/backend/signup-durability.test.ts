@@ -204,12 +204,13 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
     expect((await inject(h.backend, 'GET', '/v1/info')).json().mode).toBe('production');
   });
 
-  it('limits requests per minute and signup attempts per device per hour', async () => {
+  it('limits requests per minute (the verify API on its own) and signup attempts per device per hour', async () => {
     h = await startTestBackend(target, {
       limits: {
         bodyBytes: 256 * 1024,
         signupBodyBytes: 2 * 1024 * 1024,
         requestsPerMinute: 1000,
+        verifyRequestsPerMinute: 10_000,
         signupsPerDevicePerHour: 2,
       },
     });
@@ -231,6 +232,7 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
         bodyBytes: 256 * 1024,
         signupBodyBytes: 2 * 1024 * 1024,
         requestsPerMinute: 5,
+        verifyRequestsPerMinute: 3,
         signupsPerDevicePerHour: 100,
       },
     });
@@ -239,6 +241,19 @@ describe.each(DATABASE_TARGETS)('signup durability on %s', (target) => {
     // The harness's own CA trust request was the first of this address's five.
     expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 429, 429, 429]);
     expect(replies[6]?.json()).toMatchObject({ code: 'rate_limited' });
+    // The verify API has a limit of its own (apps' servers verify at volume): 3 here, whatever the rest used.
+    const verifies = [];
+    for (let i = 0; i < 4; i++) {
+      verifies.push(
+        await inject(h.backend, 'POST', '/v1/verify/app_x', { body: { action: 'vote', proof: {} } }),
+      );
+    }
+    expect(verifies.map((r) => r.json().code)).toEqual([
+      'invalid_format',
+      'invalid_format',
+      'invalid_format',
+      'rate_limited',
+    ]);
   });
 
   it('serves health, readiness, metrics and the OpenAPI document', async () => {

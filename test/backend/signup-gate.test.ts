@@ -63,6 +63,7 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
           bodyBytes: 256 * 1024,
           signupBodyBytes: 256 * 1024,
           requestsPerMinute: 10_000,
+          verifyRequestsPerMinute: 10_000,
           signupsPerDevicePerHour: 10_000,
         },
       },
