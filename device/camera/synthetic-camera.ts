@@ -22,8 +22,8 @@ import {
   renderReflexFrame,
 } from '../../iris/attacks/reflex-capture.ts';
 import { IMAGE_HEIGHT, IMAGE_WIDTH } from '../../iris/synth/sample.ts';
-import { openTaskPool, type TaskPool } from '../../protocol/task-pool.ts';
 import type { GreyImage } from '../../iris/types.ts';
+import { openTaskPool, type TaskPool } from '../../protocol/task-pool.ts';
 import { renderIdentityQr } from '../identity-qr.ts';
 import type { CameraFrame, CameraSource, CaptureStimulus } from './camera-source.ts';
 import type { RenderInput } from './synthetic-render-task.ts';

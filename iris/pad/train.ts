@@ -21,10 +21,10 @@ import {
   sha256Hex,
 } from '../../models/build.ts';
 import { buildMlpOnnx } from '../../models/pad/mlp-onnx.ts';
+import { mapInWorkers } from '../../protocol/task-pool.ts';
 import { ATTACK_KINDS, type PresentationLabel } from '../attacks/render-attack.ts';
 import { startProgress } from '../progress.ts';
 import { hashSeed } from '../synth/random.ts';
-import { mapInWorkers } from '../../protocol/task-pool.ts';
 import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from './detector.ts';
 import { DETECTOR_FEATURE_NAMES } from './detector-features.ts';
 import { writePadCard } from './pad-card.ts';
