@@ -45,7 +45,7 @@ export class BackendMetrics {
     members: () => number;
     enrolledEyes: () => number;
     /** The batching proof verifier's counts (circuits/batching-verifier.ts). */
-    proofBatches?: () => { batches: number; proofs: number; largestBatch: number };
+    proofBatches: () => { batches: number; proofs: number; largestBatch: number };
   }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'irisgate_' });
     new Gauge({
@@ -65,33 +65,31 @@ export class BackendMetrics {
       },
     });
     const batches = sizes.proofBatches;
-    if (batches) {
-      new Counter({
-        name: 'irisgate_proof_batches_total',
-        help: 'Groth16 batch verifications run (each checks the proofs that piled up, in one multi-pairing)',
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(batches().batches);
-        },
-      });
-      new Counter({
-        name: 'irisgate_proofs_batched_total',
-        help: 'Proofs verified in those batches',
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(batches().proofs);
-        },
-      });
-      new Gauge({
-        name: 'irisgate_proof_batch_largest',
-        help: 'The largest batch of proofs verified together since the backend started',
-        registers: [this.registry],
-        collect() {
-          this.set(batches().largestBatch);
-        },
-      });
-    }
+    new Counter({
+      name: 'irisgate_proof_batches_total',
+      help: 'Groth16 batch verifications run (each checks the proofs that piled up, in one multi-pairing)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(batches().batches);
+      },
+    });
+    new Counter({
+      name: 'irisgate_proofs_batched_total',
+      help: 'Proofs verified in those batches',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(batches().proofs);
+      },
+    });
+    new Gauge({
+      name: 'irisgate_proof_batch_largest',
+      help: 'The largest batch of proofs verified together since the backend started',
+      registers: [this.registry],
+      collect() {
+        this.set(batches().largestBatch);
+      },
+    });
   }
 }

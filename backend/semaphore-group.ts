@@ -11,11 +11,13 @@
  * issued (protocol/root-statement.ts); rows from before the size was recorded get it at the next start.
  */
 import { Group } from '@semaphore-protocol/core';
+import { SHIPPED_DEPTH } from '../circuits/artifacts.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import type { RootRecord } from '../protocol/uniqueness-proof.ts';
 import type { Database, Sql } from './storage/database.ts';
 
-export const DEFAULT_TREE_DEPTH = 20;
+/** The depth of the shipped proof artifacts: up to 2^20 members. */
+export const DEFAULT_TREE_DEPTH = SHIPPED_DEPTH;
 export const DEFAULT_ROOT_EXPIRY_MS = 60 * 60 * 1000;
 
 export type RootStatus = 'current' | 'valid' | 'expired' | 'unknown';

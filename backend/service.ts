@@ -5,6 +5,7 @@
  * openBackend.
  */
 import { availableParallelism } from 'node:os';
+import { SHIPPED_DEPTHS, semaphoreArtifacts } from '../circuits/artifacts.ts';
 import { BatchingVerifier, ThreadedBatchVerifier } from '../circuits/batching-verifier.ts';
 import { Groth16Verifier } from '../circuits/groth16-verifier.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../iris/matcher.ts';
@@ -60,7 +61,13 @@ export interface BackendConfig {
   };
 }
 
-export function backendConfig(overrides: Partial<BackendConfig> & { production: boolean }): BackendConfig {
+/** Overrides of the defaults; `limits` are merged one by one (a test raising one keeps the others). */
+export type BackendConfigOverrides = Partial<Omit<BackendConfig, 'limits'>> & {
+  production: boolean;
+  limits?: Partial<BackendConfig['limits']>;
+};
+
+export function backendConfig({ limits, ...overrides }: BackendConfigOverrides): BackendConfig {
   return {
     audience: 'irisgate-backend',
     softwareVersion: SOFTWARE_VERSION,
@@ -73,14 +80,15 @@ export function backendConfig(overrides: Partial<BackendConfig> & { production: 
     challengeTtlMs: DEFAULT_CHALLENGE_TTL_MS,
     tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
     policy: defaultSignupPolicy(SOFTWARE_VERSION),
+    ...overrides,
     limits: {
       bodyBytes: 256 * 1024,
       signupBodyBytes: 2 * 1024 * 1024,
       requestsPerMinute: 600,
       verifyRequestsPerMinute: 6000,
       signupsPerDevicePerHour: 240,
+      ...limits,
     },
-    ...overrides,
   };
 }
 
@@ -132,9 +140,12 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
     templateKeyToken: options.templateKeyToken,
   });
   // Checks the shipped artifacts against their manifest: a backend with a tampered key does not start.
-  const groth16 = await Groth16Verifier.open();
+  await semaphoreArtifacts();
   const threaded = config.verifyThreads > 0 ? new ThreadedBatchVerifier(config.verifyThreads) : undefined;
-  const proofs = { verifier: new BatchingVerifier(threaded ?? groth16), depths: [groth16.depth] };
+  const proofs = {
+    verifier: new BatchingVerifier(threaded ?? (await Groth16Verifier.open())),
+    depths: SHIPPED_DEPTHS,
+  };
   const db = await openDatabase(options.database);
   let index: UniquenessIndex | undefined;
   try {

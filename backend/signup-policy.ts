@@ -12,7 +12,7 @@ import { IrisgateError } from '../protocol/errors.ts';
 import { usableBits } from '../protocol/iris-code-layout.ts';
 import {
   CAPTURE_MS,
-  checkPupilReflex,
+  checkCapturedReflex,
   measuredReflexFrames,
   stimulusSchedule,
 } from '../protocol/pupil-reflex.ts';
@@ -175,10 +175,7 @@ function checkLivenessEvidence(envelope: SignupEnvelope, policy: SignupPolicy['l
     });
   if (!sameStimulus) throw invalid('the stimulus is not the one the session nonce commands');
   // ...and the pupil must answer it as a living pupil does.
-  const verdict = checkPupilReflex(
-    schedule,
-    measured.map((frame) => ({ tMs: frame.capturedAtMs - first, pupilRadiusPx: frame.pupilRadiusPx })),
-  );
+  const verdict = checkCapturedReflex(schedule, frames);
   if (!verdict.live) {
     throw new IrisgateError(
       'liveness_failed',

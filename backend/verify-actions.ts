@@ -83,6 +83,6 @@ export class VerifyActions {
 export function verifyNullifiers(db: Database): NullifierStore {
   return sqlNullifierStore(
     { query: async (text, params) => ({ rows: await db.query(text, params) }) },
-    { table: 'verify_nullifiers' },
+    { table: 'verify_nullifiers', create: false },
   );
 }

@@ -33,7 +33,7 @@ import { type ErrorCode, IrisgateError } from '../protocol/errors.ts';
 import { usableBits } from '../protocol/iris-code-layout.ts';
 import {
   CAPTURE_MS,
-  checkPupilReflex,
+  checkCapturedReflex,
   measuredReflexFrames,
   stimulusSchedule,
   UNMEASURED_PUPIL_PX,
@@ -256,7 +256,7 @@ export async function runCaptureSession(
     assertUsableBits(usableBits(fused.code));
     marks.push(performance.now());
     enter('checking_liveness');
-    const liveness = checkLiveness(context, nonce, capture);
+    const liveness = checkLiveness(context, capture);
     marks.push(performance.now());
     enter('signing');
     const reference = capture.candidates[fused.reference] as Candidate;
@@ -451,19 +451,8 @@ async function captureFrames(
   return { stimulus, frames, candidates, lastFrameArrivedAt };
 }
 
-function checkLiveness(
-  context: DeviceContext,
-  nonce: Uint8Array,
-  capture: Capture,
-): { scores: Record<string, number> } {
-  const start = capture.stimulus.startAtMs;
-  const reflex = checkPupilReflex(
-    stimulusSchedule(nonce),
-    measuredReflexFrames(capture.frames).map((f) => ({
-      tMs: f.capturedAtMs - start,
-      pupilRadiusPx: f.pupilRadiusPx,
-    })),
-  );
+function checkLiveness(context: DeviceContext, capture: Capture): { scores: Record<string, number> } {
+  const reflex = checkCapturedReflex(capture.stimulus.schedule, capture.frames);
   if (!reflex.live) {
     throw fail('liveness_failed', `the pupil does not answer the IR stimulus (${reflex.reasons.join(', ')})`);
   }

@@ -14,16 +14,15 @@
  * DIR/wallets/. `status` reads the device profile, the outbox and the backend's readiness without
  * disturbing a running agent.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Identity } from '@semaphore-protocol/core';
+import type { Identity } from '@semaphore-protocol/core';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadDeviceProfile } from '../hsm/provisioning.ts';
 import { startProgress } from '../iris/progress.ts';
 import { identityOf, type SyntheticManifest, sessionOf } from '../iris/synth/generate.ts';
-import { writeDurably } from '../protocol/durable-file.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { identityFileJson, parseIdentityFile } from '../protocol/identity-file.ts';
+import { createIdentityFile, readIdentityFile } from '../protocol/identity-file.ts';
 import { type DeviceAgent, OUTBOX_DIR, openDeviceAgent } from './agent.ts';
 import { type AgentConfig, loadAgentConfig } from './agent-config.ts';
 import { backendReady } from './backend-client.ts';
@@ -215,14 +214,9 @@ async function run(options: CommonOptions): Promise<void> {
  * The wallet of a synthetic person: an identity file (protocol/identity-file.ts, what `irisgate proof`
  * reads) kept in DIR/wallets/<name>.json, so a second enrol finds the same one.
  */
-async function wallet(dir: string, name: string): Promise<Identity> {
-  const walletsDir = join(dir, 'wallets');
-  const file = join(walletsDir, `${name}.json`);
-  if (existsSync(file)) return parseIdentityFile(JSON.parse(readFileSync(file, 'utf8')), file);
-  mkdirSync(walletsDir, { recursive: true, mode: 0o700 });
-  const identity = new Identity();
-  await writeDurably(walletsDir, `${name}.json`, `${JSON.stringify(identityFileJson(identity), null, 2)}\n`);
-  return identity;
+function wallet(dir: string, name: string): Promise<Identity> {
+  const file = join(dir, 'wallets', `${name}.json`);
+  return existsSync(file) ? readIdentityFile(file) : createIdentityFile(file);
 }
 
 async function enroll(

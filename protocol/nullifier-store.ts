@@ -25,7 +25,14 @@ const CREATE_RACE = new Set(['23505', '42P07']);
  */
 export function sqlNullifierStore(
   client: SqlClient,
-  { table = DEFAULT_NULLIFIER_TABLE }: { table?: string } = {},
+  {
+    table = DEFAULT_NULLIFIER_TABLE,
+    create: creates = true,
+  }: {
+    table?: string;
+    /** Create the table when absent (false where a migration made it, as the backend's). */
+    create?: boolean;
+  } = {},
 ): NullifierStore {
   if (!TABLE_NAME.test(table)) {
     throw new IrisgateError('invalid_argument', `${table} is not a plain table name`);
@@ -53,7 +60,7 @@ export function sqlNullifierStore(
       if (!Number.isSafeInteger(maxUses) || maxUses < 1) {
         throw new IrisgateError('invalid_argument', 'maxUses must be an integer >= 1');
       }
-      ready ??= create().catch((error) => {
+      ready ??= (creates ? create() : Promise.resolve()).catch((error) => {
         ready = undefined;
         throw error;
       });

@@ -272,3 +272,21 @@ export function checkPupilReflex(
   if (!(fit.fStatistic <= REFLEX_THRESHOLDS.maxFStatistic)) reasons.push('unanswered_pulse');
   return { live: reasons.length === 0, fit, reasons };
 }
+
+/**
+ * The reflex check of a capture's evidence: its measured frames (blinks left out), timed from the first
+ * frame, where the schedule starts. The device runs it before it spends a signup; the backend repeats it.
+ */
+export function checkCapturedReflex(
+  schedule: readonly StimulusPulse[],
+  frames: readonly { capturedAtMs: number; pupilRadiusPx: number }[],
+): ReflexVerdict {
+  const first = frames[0]?.capturedAtMs ?? 0;
+  return checkPupilReflex(
+    schedule,
+    measuredReflexFrames(frames).map((f) => ({
+      tMs: f.capturedAtMs - first,
+      pupilRadiusPx: f.pupilRadiusPx,
+    })),
+  );
+}

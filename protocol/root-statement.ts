@@ -15,7 +15,7 @@ import { canonicalMessage } from './canonical.ts';
 import { IrisgateError } from './errors.ts';
 import { verifySignature } from './signature.ts';
 import { RECEIPT_ALGORITHM } from './signup-receipt.ts';
-import { type RootRecord, type RootSource, SCALAR_FIELD } from './uniqueness-proof.ts';
+import { isFieldElement, type RootRecord, type RootSource } from './uniqueness-proof.ts';
 
 export const ROOT_STATEMENT_DOMAIN = 'irisgate/root-statement/v1';
 
@@ -69,11 +69,7 @@ export async function verifyRootStatement(json: unknown, publicKey: Uint8Array):
   if (typeof json !== 'object' || json === null) throw invalid('a root statement must be an object');
   const j = json as Record<string, unknown>;
   if (j.version !== 1) throw invalid('unsupported root statement version');
-  if (
-    typeof j.root !== 'string' ||
-    !/^(?:0|[1-9][0-9]{0,77})$/.test(j.root) ||
-    BigInt(j.root) >= SCALAR_FIELD
-  ) {
+  if (!isFieldElement(j.root)) {
     throw invalid('root must be a decimal field element');
   }
   if (typeof j.signature !== 'string' || !/^[0-9a-f]{128}$/.test(j.signature)) {

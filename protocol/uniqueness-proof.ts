@@ -7,7 +7,8 @@
  * decimal strings, the Groth16 points packed in 8. Checked in this order, cheapest first, each refusal
  * with its code:
  *   invalid_format             not this shape, a number out of its field, an unknown tree depth
- *   invalid_action             the scope is not this app's action (the proof was made for another)
+ *   invalid_action             the app has not opened the action (a registry's lookup), or the scope is not
+ *                              this app's action (the proof was made for another)
  *   invalid_proof              the message is not this signal's hash
  *   invalid_merkle_root        the root was never issued by the backend
  *   root_too_old               the root was replaced longer ago than maxRootAgeSeconds
@@ -16,10 +17,10 @@
  * The nullifier is spent last, so a proof that fails any check spends nothing.
  */
 import { IrisgateError } from './errors.ts';
+import { SNARK_SCALAR_FIELD } from './signup-envelope.ts';
 import { externalNullifier, signalHash } from './world-id-hashing.ts';
 
-/** BN254's scalar field (the circuit's public inputs are below it) and base field (the points' coordinates). */
-export const SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+/** BN254's base field (the points' coordinates; public inputs are below SNARK_SCALAR_FIELD). */
 export const BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
 
 /** The default freshness a verifier asks of a replaced root (World ID's root history on L1: one hour). */
@@ -47,6 +48,11 @@ const CONTROL = /\p{Cc}/u;
 
 const invalid = (message: string) => new IrisgateError('invalid_format', message);
 
+/** Whether `value` is a canonical decimal string of a BN254 scalar field element (roots, nullifiers). */
+export function isFieldElement(value: unknown): value is string {
+  return typeof value === 'string' && DECIMAL.test(value) && BigInt(value) < SNARK_SCALAR_FIELD;
+}
+
 function decimal(value: unknown, field: string, below: bigint): string {
   if (typeof value !== 'string' || !DECIMAL.test(value)) throw invalid(`${field} must be a decimal string`);
   if (BigInt(value) >= below) throw invalid(`${field} is out of its field`);
@@ -70,8 +76,8 @@ export function parseUniquenessProof(value: unknown): UniquenessProof {
   if (!Array.isArray(points) || points.length !== 8) throw invalid('points must hold 8 decimal strings');
   return {
     merkleTreeDepth: depth,
-    merkleTreeRoot: decimal(json.merkleTreeRoot, 'merkleTreeRoot', SCALAR_FIELD),
-    nullifier: decimal(json.nullifier, 'nullifier', SCALAR_FIELD),
+    merkleTreeRoot: decimal(json.merkleTreeRoot, 'merkleTreeRoot', SNARK_SCALAR_FIELD),
+    nullifier: decimal(json.nullifier, 'nullifier', SNARK_SCALAR_FIELD),
     message: decimal(json.message, 'message', 1n << 256n),
     scope: decimal(json.scope, 'scope', 1n << 256n),
     points: points.map((p, i) => decimal(p, `points[${i}]`, BASE_FIELD)),
@@ -89,6 +95,13 @@ function text(value: unknown, field: string, max: number, pattern?: RegExp): str
 
 export const parseAppId = (value: unknown) => text(value, 'appId', PROOF_LIMITS.maxAppIdLength, APP_ID);
 export const parseAction = (value: unknown) => text(value, 'action', PROOF_LIMITS.maxActionLength);
+
+export function parseSignal(value: unknown): string {
+  if (typeof value !== 'string' || value.length > PROOF_LIMITS.maxSignalLength) {
+    throw invalid(`signal must be a string of at most ${PROOF_LIMITS.maxSignalLength} characters`);
+  }
+  return value;
+}
 
 /** Checks the Groth16 proof against its own public inputs; false when it does not verify. */
 export interface ProofVerifier {
@@ -146,8 +159,11 @@ export interface UniquenessCheck {
   verifier: ProofVerifier;
   roots: RootSource;
   nullifiers: NullifierStore;
-  /** Uses a person may make of the action (default 1: once per action). */
-  maxUses?: number;
+  /**
+   * Uses a person may make of the action: a number (default 1: once per action), or a lookup of the app's
+   * registered actions, undefined for an action it has not opened (invalid_action).
+   */
+  maxUses?: number | ((appId: string, action: string) => Promise<number | undefined>);
   /** Tree depths the verifier has keys for. */
   depths: readonly number[];
   now?: number;
@@ -160,19 +176,19 @@ export async function checkUniquenessProof(
 ): Promise<UniquenessVerdict> {
   const appId = parseAppId(request.appId);
   const action = parseAction(request.action);
-  if (typeof request.signal !== 'string' || request.signal.length > PROOF_LIMITS.maxSignalLength) {
-    throw invalid(`signal must be a string of at most ${PROOF_LIMITS.maxSignalLength} characters`);
-  }
+  const signal = parseSignal(request.signal);
   const maxAge = request.maxRootAgeSeconds ?? DEFAULT_MAX_ROOT_AGE_SECONDS;
   if (!Number.isFinite(maxAge) || maxAge < 0) throw invalid('maxRootAgeSeconds must be a number >= 0');
   const proof = parseUniquenessProof(request.proof);
   if (!depths.includes(proof.merkleTreeDepth)) {
     throw invalid(`tree depth ${proof.merkleTreeDepth} is not supported (${depths.join(', ')})`);
   }
+  const allowed = typeof maxUses === 'number' ? maxUses : await maxUses(appId, action);
+  if (allowed === undefined) throw new IrisgateError('invalid_action', `${appId} has no action ${action}`);
   if (BigInt(proof.scope) !== externalNullifier(appId, action)) {
     throw new IrisgateError('invalid_action', `the proof was made for another app or action than ${action}`);
   }
-  if (BigInt(proof.message) !== signalHash(request.signal)) {
+  if (BigInt(proof.message) !== signalHash(signal)) {
     throw new IrisgateError('invalid_proof', 'the proof was made for another signal');
   }
   const root = await roots.lookup(BigInt(proof.merkleTreeRoot));
@@ -182,14 +198,20 @@ export async function checkUniquenessProof(
     throw new IrisgateError('root_too_old', `the root was replaced ${ago} s ago, the limit is ${maxAge} s`);
   }
   if (!(await verifier.verify(proof))) throw new IrisgateError('invalid_proof', 'the proof does not verify');
-  const spent = await nullifiers.use({ appId, action, nullifier: proof.nullifier, maxUses, nowMs: now });
+  const spent = await nullifiers.use({
+    appId,
+    action,
+    nullifier: proof.nullifier,
+    maxUses: allowed,
+    nowMs: now,
+  });
   return {
     appId,
     action,
     nullifier: proof.nullifier,
     merkleRoot: proof.merkleTreeRoot,
     uses: spent.uses,
-    maxUses,
+    maxUses: allowed,
     createdAtMs: spent.createdAtMs,
   };
 }

@@ -35,6 +35,7 @@ import { createManufacturerCa } from '../hsm/manufacturer-ca.ts';
 import { defaultModulePath } from '../hsm/pkcs11-modules.ts';
 import { type DeviceTokenConfig, provisionDevice } from '../hsm/provisioning.ts';
 import { identityOf, sessionOf } from '../iris/synth/generate.ts';
+import { backendRequest } from '../protocol/backend-http.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { createUniquenessProof, fetchBackendInfo, fetchInclusionProof, releaseProver } from '../sdk/index.ts';
 
@@ -240,12 +241,7 @@ async function main(): Promise<void> {
     info(`listening on ${url}${production ? '' : ': development mode accepts development CAs and keys'}`);
     const adminToken = readFileSync(join(dir, 'backend-secrets', ADMIN_TOKEN_FILE), 'utf8').trim();
     const admin = async (path: string, body: unknown) => {
-      const reply = await fetch(`${url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!reply.ok) throw new Error(`${path}: ${reply.status} ${await reply.text()}`);
+      await backendRequest('POST', `${url}${path}`, { token: adminToken, body });
     };
 
     step('manufacturer CA and device provisioning');
@@ -306,7 +302,7 @@ async function main(): Promise<void> {
       people,
       signer: useSoftHsm ? 'softhsm' : 'development',
       backendMode: production ? 'production' : 'development',
-      groupSize: (await (await fetch(`${url}/v1/group/root`)).json()).size,
+      groupSize: ((await backendRequest('GET', `${url}/v1/group/root`)) as { size: number }).size,
       proof,
       medianLastFrameToQueuedMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
       elapsedSeconds: Math.round((performance.now() - started) / 1000),

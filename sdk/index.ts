@@ -13,10 +13,13 @@ export { SHIPPED_DEPTH, SHIPPED_DEPTHS } from '../circuits/artifacts.ts';
 export { type MerkleInclusion, releaseProver } from '../circuits/prover.ts';
 export { ERROR_CODES, type ErrorCode, IrisgateError } from '../protocol/errors.ts';
 export {
+  createIdentityFile,
   IDENTITY_FILE_KIND,
   type IdentityFileJson,
   identityFileJson,
   parseIdentityFile,
+  readIdentityFile,
+  writeIdentityFile,
 } from '../protocol/identity-file.ts';
 export {
   IDENTITY_QR_PREFIX,
@@ -47,7 +50,6 @@ export {
 } from '../protocol/uniqueness-proof.ts';
 export { externalNullifier, hashToField, semaphoreHash, signalHash } from '../protocol/world-id-hashing.ts';
 export { type BackendRequestOptions, DEFAULT_TIMEOUT_MS } from './http.ts';
-export { createIdentityFile, readIdentityFile, writeIdentityFile } from './identity-file.ts';
 export { isPostgresUrl, type NullifierDatabase, openNullifierDatabase } from './nullifier-db.ts';
 export { type ParsedPresentation, type Presentation, parsePresentation } from './presentation.ts';
 export {

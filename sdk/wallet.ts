@@ -9,10 +9,10 @@ import { type MerkleInclusion, proveMembership } from '../circuits/prover.ts';
 import { IrisgateError } from '../protocol/errors.ts';
 import { type RootStatementJson, verifyRootStatement } from '../protocol/root-statement.ts';
 import {
-  PROOF_LIMITS,
+  isFieldElement,
   parseAction,
   parseAppId,
-  SCALAR_FIELD,
+  parseSignal,
   type UniquenessProof,
 } from '../protocol/uniqueness-proof.ts';
 import { externalNullifier, signalHash } from '../protocol/world-id-hashing.ts';
@@ -28,7 +28,6 @@ export interface InclusionProofReply {
   rootStatement: RootStatementJson;
 }
 
-const FIELD_DECIMAL = /^(?:0|[1-9][0-9]{0,77})$/;
 /** Tries of a not_ready answer (the group recording a new member), 250 ms apart and more. */
 const NOT_READY_ATTEMPTS = 4;
 const NOT_READY_DELAY_MS = 250;
@@ -63,7 +62,7 @@ export async function fetchInclusionProof(
   if (typeof reply !== 'object' || reply === null) throw bad('not an object');
   const r = reply as Record<string, unknown>;
   const field = (value: unknown, name: string): bigint => {
-    if (typeof value !== 'string' || !FIELD_DECIMAL.test(value) || BigInt(value) >= SCALAR_FIELD) {
+    if (!isFieldElement(value)) {
       throw bad(`${name} is not a decimal field element`);
     }
     return BigInt(value);
@@ -108,22 +107,14 @@ export async function createUniquenessProof({
   signal,
 }: CreateProofRequest): Promise<UniquenessProof> {
   const scope = externalNullifier(parseAppId(appId), parseAction(action));
-  if (typeof signal !== 'string' || signal.length > PROOF_LIMITS.maxSignalLength) {
-    throw new IrisgateError(
-      'invalid_format',
-      `signal must be a string of at most ${PROOF_LIMITS.maxSignalLength} characters`,
-    );
-  }
-  if (inclusion.leaf !== identity.commitment) {
-    throw new IrisgateError('invalid_argument', 'the inclusion proof is for another identity commitment');
-  }
+  const message = signalHash(parseSignal(signal));
   if (inclusion.siblings.length > SHIPPED_DEPTH) {
     throw new IrisgateError(
       'invalid_argument',
       `the inclusion proof has ${inclusion.siblings.length} levels; the shipped circuit proves at most ${SHIPPED_DEPTH}`,
     );
   }
-  const proof = await proveMembership(identity, inclusion, signalHash(signal), scope);
+  const proof = await proveMembership(identity, inclusion, message, scope);
   if (BigInt(proof.merkleTreeRoot) !== inclusion.root) {
     throw new IrisgateError('invalid_argument', "the inclusion proof's siblings do not lead to its root");
   }

@@ -7,13 +7,7 @@
  */
 import type { FastifyError } from 'fastify';
 import { IrisgateError } from '../../protocol/errors.ts';
-import {
-  checkUniquenessProof,
-  parseAction,
-  parseAppId,
-  parseUniquenessProof,
-  type RootSource,
-} from '../../protocol/uniqueness-proof.ts';
+import { checkUniquenessProof, type RootSource } from '../../protocol/uniqueness-proof.ts';
 import type { BackendServices } from '../service.ts';
 import { type App, errorReply } from './app.ts';
 import { AppIdParam, ERROR_REPLIES, VerifyReply, VerifyRequest } from './schemas.ts';
@@ -67,23 +61,11 @@ export function verifyRoutes({
         },
       },
       async (request) => {
-        // Every format check first, so a malformed request is invalid_format whatever its action.
-        const appId = parseAppId(request.params.appId);
-        const action = parseAction(request.body.action);
-        const proof = parseUniquenessProof(request.body.proof);
-        if (!proofs.depths.includes(proof.merkleTreeDepth)) {
-          throw new IrisgateError(
-            'invalid_format',
-            `tree depth ${proof.merkleTreeDepth} is not supported (${proofs.depths.join(', ')})`,
-          );
-        }
-        const registered = await actions.get(appId, action);
-        if (!registered) throw new IrisgateError('invalid_action', `${appId} has no action ${action}`);
         const verdict = await checkUniquenessProof(
           {
-            proof,
-            appId,
-            action,
+            proof: request.body.proof,
+            appId: request.params.appId,
+            action: request.body.action,
             signal: request.body.signal ?? '',
             maxRootAgeSeconds: Math.min(
               request.body.maxRootAgeSeconds ?? maxRootAgeSeconds,
@@ -94,11 +76,12 @@ export function verifyRoutes({
             verifier: proofs.verifier,
             roots,
             nullifiers,
-            maxUses: registered.maxVerifications,
+            maxUses: async (appId, action) => (await actions.get(appId, action))?.maxVerifications,
             depths: proofs.depths,
             now: clock(),
           },
         );
+        const { appId, action } = verdict;
         metrics.verifications.inc({ outcome: 'success' });
         request.log.info({ appId, action, uses: verdict.uses }, 'verification succeeded');
         return { success: true as const, ...verdict };

@@ -2,20 +2,19 @@
  * `irisgate backend` as an operator runs it: `serve` on a data folder (PGlite), then the admin commands
  * against it over HTTP, a graceful stop on SIGTERM, and a restart that keeps the registry.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
 import { backendCommand } from '../../backend/cli.ts';
 import { createManufacturerCa } from '../../hsm/manufacturer-ca.ts';
 import { provisionDevice } from '../../hsm/provisioning.ts';
+import { IRISGATE_BIN, runIrisgate } from '../support/cli.ts';
 import { closedPort } from '../support/network.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-backend-cli-'));
 /** Where the admin commands look for the token by default, relative to their working folder. */
 const dataDir = join(work, 'irisgate-data');
@@ -29,16 +28,8 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...clean, ...extra };
 }
 
-async function irisgate(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('node', [BIN, ...args], { cwd: work, env: env(extraEnv) }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const irisgate = (args: string[], extraEnv: Record<string, string> = {}) =>
+  runIrisgate(args, { cwd: work, env: env(extraEnv) });
 
 async function json(args: string[], extraEnv: Record<string, string> = {}): Promise<unknown> {
   const result = await irisgate([...args, '--json'], extraEnv);
@@ -68,7 +59,7 @@ const SLOW = { timeout: 60_000 };
 function serve(): Promise<Server> {
   const child = spawn(
     'node',
-    [BIN, 'backend', 'serve', '--data-dir', dataDir, '--port', '0', '--dev', '--log-level', 'warn'],
+    [IRISGATE_BIN, 'backend', 'serve', '--data-dir', dataDir, '--port', '0', '--dev', '--log-level', 'warn'],
     { cwd: work, env: env(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   running.add(child);

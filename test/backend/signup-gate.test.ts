@@ -59,13 +59,7 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
     h = await startTestBackend(
       target,
       {
-        limits: {
-          bodyBytes: 256 * 1024,
-          signupBodyBytes: 256 * 1024,
-          requestsPerMinute: 10_000,
-          verifyRequestsPerMinute: 10_000,
-          signupsPerDevicePerHour: 10_000,
-        },
+        limits: { signupBodyBytes: 256 * 1024, requestsPerMinute: 10_000, signupsPerDevicePerHour: 10_000 },
       },
       { clock },
     );

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { releaseProver } from '../../circuits/prover.ts';
 import { fromHex } from '../../protocol/bytes.ts';
 import { verifyRootStatement } from '../../protocol/root-statement.ts';
-import { SCALAR_FIELD, type UniquenessProof } from '../../protocol/uniqueness-proof.ts';
+import { SNARK_SCALAR_FIELD } from '../../protocol/signup-envelope.ts';
+import type { UniquenessProof } from '../../protocol/uniqueness-proof.ts';
 import { inject, startTestBackend, type TestBackend } from '../support/backend.ts';
 import { DATABASE_TARGETS } from '../support/databases.ts';
 import { type ProofFixture, proofFixture } from '../support/proofs.ts';
@@ -208,7 +209,7 @@ describe.each(DATABASE_TARGETS)('uniqueness-proof verification on %s', (target) 
     const p = first.points;
     const tamperedNullifier = {
       ...first,
-      nullifier: ((BigInt(first.nullifier) + 1n) % SCALAR_FIELD).toString(),
+      nullifier: ((BigInt(first.nullifier) + 1n) % SNARK_SCALAR_FIELD).toString(),
     };
     // A and C swapped: both points on the curve, so only the pairing check can tell.
     const swappedPoints = { ...first, points: [p[6], p[7], ...p.slice(2, 6), p[0], p[1]] };
@@ -240,7 +241,7 @@ describe.each(DATABASE_TARGETS)('uniqueness-proof verification on %s', (target) 
       request({ ...first, merkleTreeDepth: 16 }),
       request({ ...first, points: first.points.slice(1) }),
       request({ ...first, nullifier: '0x12' }),
-      request({ ...first, nullifier: SCALAR_FIELD.toString() }),
+      request({ ...first, nullifier: SNARK_SCALAR_FIELD.toString() }),
       request(first, { action: '' }),
       request(first, { action: 'line\nbreak' }),
       request(first, { action: 7 }),
@@ -302,8 +303,8 @@ describe.each(DATABASE_TARGETS)('uniqueness-proof verification on %s', (target) 
     const uses = replies.map((r) => r.json().uses as number).sort((a, b) => a - b);
     expect(uses).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
     expect(stats.proofs - before.proofs).toBe(16);
+    // Fewer batches than proofs: some batch held several of these 16.
     expect(stats.batches - before.batches).toBeLessThan(16);
-    expect(stats.largestBatch).toBeGreaterThan(1);
     const metrics = (await inject(h.backend, 'GET', '/metrics')).body;
     expect(metrics).toMatch(/irisgate_verifications_total\{outcome="success"\} \d+/);
     expect(metrics).toMatch(/irisgate_verifications_total\{outcome="invalid_format"\} \d+/);

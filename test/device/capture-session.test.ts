@@ -181,12 +181,7 @@ describe('capture session: a live person', () => {
       `signup ${result.digest.slice(0, 12)}… in the outbox`,
     );
     expect(result.commitment).toBe(COMMITMENT);
-    const parts = Object.values(result.afterLastFrameMs);
-    for (const part of parts) expect(part).toBeGreaterThanOrEqual(0);
-    expect(result.lastFrameToQueuedMs).toBeCloseTo(
-      parts.reduce((a, b) => a + b, 0),
-      6,
-    );
+    for (const part of Object.values(result.afterLastFrameMs)) expect(part).toBeGreaterThanOrEqual(0);
 
     // The outbox record: the signed signup and the evidence beside it.
     const item = await agent.outbox.get(result.digest);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { NO_LED, sysfsLed } from '../../device/ir-led.ts';
+import { sysfsLed } from '../../device/ir-led.ts';
 
 /** A fake /sys/class/leds/ir: max_brightness (none: null) and a brightness that starts at `initial`. */
 function ledFolder(maxBrightness: string | null = '255\n', initial = '17\n'): string {
@@ -142,15 +142,5 @@ describe('sysfsLed', () => {
         expect.objectContaining({ code: 'camera_unavailable' }),
       );
     }
-  });
-});
-
-describe('NO_LED', () => {
-  it('does nothing and says the synthetic camera simulates the eye', () => {
-    expect(() =>
-      NO_LED.play({ startAtMs: Date.now(), schedule: [{ startMs: 0, durationMs: 10, level: 1 }] }),
-    ).not.toThrow();
-    expect(() => NO_LED.stop()).not.toThrow();
-    expect(NO_LED.description).toContain('simulated by the synthetic camera');
   });
 });

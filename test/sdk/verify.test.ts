@@ -13,7 +13,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { type Group, type Identity, verifyProof } from '@semaphore-protocol/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCALAR_FIELD } from '../../protocol/uniqueness-proof.ts';
+import { SNARK_SCALAR_FIELD } from '../../protocol/signup-envelope.ts';
 import {
   createUniquenessProof,
   externalNullifier,
@@ -197,7 +197,7 @@ describe('verifyUniquenessProof', () => {
       ['hex nullifier', request({ ...proof, nullifier: '0x12' }), 'invalid_format'],
       [
         'nullifier out of the field',
-        request({ ...proof, nullifier: SCALAR_FIELD.toString() }),
+        request({ ...proof, nullifier: SNARK_SCALAR_FIELD.toString() }),
         'invalid_format',
       ],
       ['an extra field', request({ ...proof, extra: 1 }), 'invalid_format'],

@@ -14,7 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_TOKEN_FILE } from '../../backend/backend-secrets.ts';
-import { type Backend, type BackendConfig, backendConfig, openBackend } from '../../backend/service.ts';
+import {
+  type Backend,
+  type BackendConfigOverrides,
+  backendConfig,
+  openBackend,
+} from '../../backend/service.ts';
 import { shippedModels } from '../../backend/signup-policy.ts';
 import type { Pkcs11TemplateKeyConfig } from '../../backend/template-key.ts';
 import { createManufacturerCa, type ManufacturerCa } from '../../hsm/manufacturer-ca.ts';
@@ -280,16 +285,12 @@ export interface TestBackend {
 }
 
 /**
- * Config overrides for a test backend. A test that sets the limits without signupBodyBytes gets the signup
- * route limited to bodyBytes like every other route (the backend's own default is larger, for evidence).
- */
-/**
  * Opens a backend on a fresh database of `target`, with a trusted development CA (a factory CA when
  * production); `close()` closes everything it opened and drops the database.
  */
 export async function startTestBackend(
   target: DatabaseTarget,
-  overrides: Partial<BackendConfig> = {},
+  overrides: Partial<BackendConfigOverrides> = {},
   { clock, templateKeyToken }: { clock?: () => number; templateKeyToken?: Pkcs11TemplateKeyConfig } = {},
 ): Promise<TestBackend> {
   const open: { close(): Promise<void> }[] = [];
