@@ -17,13 +17,21 @@
  *   do after the last frame.
  * fusing: the best frames' codes become one (device/template-fusion.ts).
  * checking_liveness: the device's own verdicts before it spends a signup: the pupil must answer the
- *   stimulus (the check the backend repeats) and the frames must pass the presentation-attack detector.
+ *   stimulus (the check the backend repeats), the iris texture must move with the pupil between the
+ *   widest and the narrowest measured pupil (iris/pad/texture-motion.ts: a lens or a patch stays on the
+ *   cornea), and the frames must pass the presentation-attack detector.
  * signing: the envelope (its counter was reserved with the nonce), signed by the iris-code key, with the
  *   reference frame's pixels as evidence; queued: written durably to the outbox, which delivers it.
  */
 import type { DeviceKeys } from '../hsm/provisioning.ts';
 import { encodeGreyPng } from '../iris/image-input.ts';
 import type { PadAssessment, PadDetector } from '../iris/pad/detector.ts';
+import {
+  FIXED_TEXTURE_REASON,
+  type MotionFrame,
+  movesWithPupil,
+  textureMotion,
+} from '../iris/pad/texture-motion.ts';
 import type { EncodedEye, IrisPipeline, MeasuredFrameStages } from '../iris/pipeline.ts';
 import { assertUsableBits } from '../iris/quality.ts';
 import type { GreyImage } from '../iris/types.ts';
@@ -342,6 +350,9 @@ interface Capture {
   stimulus: CaptureStimulus;
   frames: LivenessFrame[];
   candidates: Candidate[];
+  /** The measured frames with the widest and the narrowest pupil (the texture-motion check's pair). */
+  widest: MotionFrame;
+  narrowest: MotionFrame;
   lastFrameArrivedAt: number;
 }
 
@@ -358,6 +369,8 @@ async function captureFrames(
   let stimulus: CaptureStimulus | undefined;
   let previous: Uint8Array = new Uint8Array(32);
   let lastFrameArrivedAt = 0;
+  let widest: MotionFrame | undefined;
+  let narrowest: MotionFrame | undefined;
   const refuse = (code: ErrorCode) => refusals.set(code, (refusals.get(code) ?? 0) + 1);
   /** Encodes and judges a frame that makes the best `fusedFrames` (one at a time, in `judging`). */
   const considerCandidate = async (image: GreyImage, sequence: number, stages: MeasuredFrameStages) => {
@@ -414,8 +427,15 @@ async function captureFrames(
     measurements.push(
       context.measureFrame(frame.image).then((measurement) => {
         entry.pupilRadiusPx = measurement.pupilRadiusPx;
-        if ('refused' in measurement) refuse(measurement.refused);
-        else judging = judging.then(() => considerCandidate(frame.image, sequence, measurement.stages));
+        if ('refused' in measurement) {
+          refuse(measurement.refused);
+          return;
+        }
+        const measured = { image: frame.image, segmentation: measurement.stages.segmentation };
+        if (!widest || measured.segmentation.pupil.r > widest.segmentation.pupil.r) widest = measured;
+        if (!narrowest || measured.segmentation.pupil.r < narrowest.segmentation.pupil.r)
+          narrowest = measured;
+        judging = judging.then(() => considerCandidate(frame.image, sequence, measurement.stages));
       }),
     );
     onFrame(frames.length, tMs);
@@ -441,20 +461,27 @@ async function captureFrames(
       `the eye was lost in ${frames.length - measured} of ${frames.length} frames (mostly ${code}): keep still and look at the device`,
     );
   }
-  if (candidates.length < options.fusedFrames) {
+  if (candidates.length < options.fusedFrames || !widest || !narrowest) {
     const code = commonestRefusal(refusals);
     throw fail(
       code,
       `only ${candidates.length} of ${frames.length} frames passed the quality gates (mostly ${code})`,
     );
   }
-  return { stimulus, frames, candidates, lastFrameArrivedAt };
+  return { stimulus, frames, candidates, widest, narrowest, lastFrameArrivedAt };
 }
 
 function checkLiveness(context: DeviceContext, capture: Capture): { scores: Record<string, number> } {
   const reflex = checkCapturedReflex(capture.stimulus.schedule, capture.frames);
   if (!reflex.live) {
     throw fail('liveness_failed', `the pupil does not answer the IR stimulus (${reflex.reasons.join(', ')})`);
+  }
+  const motion = textureMotion(capture.widest, capture.narrowest);
+  if (!movesWithPupil(motion)) {
+    throw fail(
+      'liveness_failed',
+      `${(100 * motion.fixedShare).toFixed(0)}% of the iris texture stays on the cornea while the pupil moves (${FIXED_TEXTURE_REASON}: a textured lens or a patch)`,
+    );
   }
   const verdicts = capture.candidates.map((c) => c.pad);
   const pad = padLiveness(verdicts, context.pad.threshold);
@@ -470,6 +497,7 @@ function checkLiveness(context: DeviceContext, capture: Capture): { scores: Reco
       liveness: pad.score,
       patch_fraction: pad.patchFraction,
       reflex_amplitude: reflex.fit.amplitude,
+      texture_fixed: motion.fixedShare,
     },
   };
 }

@@ -142,9 +142,11 @@ export class SyntheticCamera implements CameraSource {
       const { kind: _kind, ...eye } = scene;
       const key = JSON.stringify(eye);
       if (this.#renders?.eye !== key) this.#renders = { eye: key, byDilation: new Map() };
-      const dilation =
-        Math.round(reflexDilation(presentation, schedule, tMs) / DILATION_STEP) * DILATION_STEP;
-      const image = this.#renders.byDilation.get(dilation) ?? renderPresentation(presentation, dilation);
+      const step = Math.round(reflexDilation(presentation, schedule, tMs) / DILATION_STEP);
+      const dilation = step * DILATION_STEP;
+      // Each pupil size is a frame of its own, with its own sensor noise.
+      const image =
+        this.#renders.byDilation.get(dilation) ?? renderPresentation(presentation, dilation, step);
       this.#renders.byDilation.set(dilation, image);
       return image;
     }

@@ -55,12 +55,16 @@ export function reflexDilation(
   return reacts ? livePupilRadius(schedule, tMs, response) : session.dilation;
 }
 
-/** The presentation with its pupil at `dilation`. */
+/**
+ * The presentation with its pupil at `dilation`. A frame of a sequence (`frame`: any number naming it)
+ * draws its own sensor noise; without one, the capture is the session's single capture.
+ */
 export function renderPresentation(
   { identity, session, label, seed }: ReflexPresentation,
   dilation: number,
+  frame?: number,
 ): GreyImage {
-  const moment = { ...session, dilation };
+  const moment = { ...session, dilation, ...(frame === undefined ? {} : { frame }) };
   return label === 'live'
     ? renderLive(identity, moment).image
     : renderAttack({ kind: label, identity, session: moment, seed }).image;
@@ -73,7 +77,31 @@ export function renderReflexFrame(
   tMs: number,
 ): Omit<ReflexCaptureFrame, 'tMs'> {
   const dilation = reflexDilation(presentation, schedule, tMs);
-  return { image: renderPresentation(presentation, dilation), dilation };
+  return { image: renderPresentation(presentation, dilation, tMs), dilation };
+}
+
+/**
+ * The two frames of a capture the texture-motion check compares (iris/pad/texture-motion.ts): the first
+ * (the pupil at rest: the session's single capture) and the most constricted of the frames at `fps`.
+ */
+export function renderReflexExtremes(
+  presentation: ReflexPresentation,
+  schedule: readonly StimulusPulse[],
+  options: ReflexCaptureOptions = {},
+): [ReflexCaptureFrame, ReflexCaptureFrame] {
+  const fps = options.fps ?? 10;
+  const duration = options.durationMs ?? CAPTURE_MS;
+  let constricted = { tMs: 0, dilation: reflexDilation(presentation, schedule, 0) };
+  for (let k = 1; k * 1000 < duration * fps; k++) {
+    const tMs = Math.round((k * 1000) / fps);
+    const dilation = reflexDilation(presentation, schedule, tMs);
+    if (dilation < constricted.dilation) constricted = { tMs, dilation };
+  }
+  const rest = reflexDilation(presentation, schedule, 0);
+  return [
+    { tMs: 0, dilation: rest, image: renderPresentation(presentation, rest) },
+    { ...constricted, image: renderPresentation(presentation, constricted.dilation, constricted.tMs) },
+  ];
 }
 
 export function renderReflexCapture(

@@ -510,9 +510,12 @@ export function renderEye(
 function applyCamera(img: Float32Array, width: number, height: number, session: SessionParams, rng: Rng) {
   if (session.blurSigma > 0.05) gaussianBlur(img, width, height, session.blurSigma, session.blurSigma);
   // Sensor noise: approximately normal (sum of four 16-bit uniforms), read noise plus shot noise.
-  const noise = rng.fork('sensor');
+  // A frame of a sequence draws its own noise; a single capture keeps the session's.
+  const frameRng =
+    session.frame === undefined ? rng : new Rng(hashSeed(session.seed, 'frame', session.frame));
+  const noise = frameRng.fork('sensor');
   const unit = 1 / Math.sqrt((4 * (65536 * 65536 - 1)) / 12);
-  const rowRng = rng.fork('rows');
+  const rowRng = frameRng.fork('rows');
   const read2 = session.noise.read * session.noise.read;
   const shot = session.noise.shot;
   const data = new Uint8Array(width * height);

@@ -127,6 +127,11 @@ export interface SessionParams {
   blurSigma: number;
   /** Per-capture texture instability (added texture noise, in texture standard deviations). */
   textureNoise: number;
+  /**
+   * A frame of a sequence (a reflex capture): its sensor noise is drawn for this frame alone; the scene
+   * stays the session's. Absent for a single capture.
+   */
+  frame?: number;
 }
 
 /** Ground truth of one generated image (one manifest entry). */

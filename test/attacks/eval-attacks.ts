@@ -34,6 +34,27 @@ export function markdownReport(r: SuiteReport): string {
       : `${(100 * x.bpcer).toFixed(2)}% (threshold ${x.threshold?.toFixed(4)}, worst ${x.worstType})`;
   lines.push(`| BPCER20 | ${at(r.pad.bpcer20)} |`, `| BPCER100 | ${at(r.pad.bpcer100)} |`, '');
   lines.push(`Frames the pipeline refused (scored 0): ${JSON.stringify(r.padFailures)}`, '');
+  const c = r.capturePad;
+  lines.push(
+    '## PAD of the whole capture: frame models, texture motion, pupil reflex',
+    '',
+    '| type | APCER, frame alone | APCER, whole capture |',
+    '|---|---|---|',
+  );
+  for (const a of c.apcer) {
+    const frame = r.pad.apcer.find((x) => x.type === a.type);
+    const alone = frame ? pct(frame.accepted, frame.presentations) : '-';
+    lines.push(
+      `| ${a.type} | ${alone} | ${pct(a.accepted, a.presentations)}${upper(a.accepted, a.presentations)} |`,
+    );
+  }
+  lines.push(
+    `| **BPCER** (live) | ${pct(b.rejected, b.presentations)} | ${pct(c.bpcer.rejected, c.bpcer.presentations)} |`,
+    `| BPCER20 / BPCER100 | | ${at(c.bpcer20)} / ${at(c.bpcer100)} |`,
+    '',
+    `Refused by the texture-motion check: ${JSON.stringify(r.refusedByMotion)}; by the pupil reflex (or no pair measured): ${JSON.stringify(r.refusedByReflex)}`,
+    '',
+  );
   if (r.leaveOneOut) {
     lines.push('## Leave one attack type out', '', '| left out | its APCER | threshold |', '|---|---|---|');
     for (const l of r.leaveOneOut) {

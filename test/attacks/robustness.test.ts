@@ -41,6 +41,27 @@ describe('presentation-attack detection on held-out presentations', () => {
   });
 });
 
+describe('presentation-attack detection on whole reflex captures', () => {
+  it('refuses every attack the frame alone let through when the texture stays on the cornea', () => {
+    for (const a of report.capturePad.apcer) {
+      const frame = report.pad.apcer.find((x) => x.type === a.type);
+      expect(a.accepted, a.type).toBeLessThanOrEqual(frame?.accepted ?? 0);
+    }
+    expect(report.capturePad.apcer.find((a) => a.type === 'lens')?.accepted).toBe(0);
+  });
+
+  it('refuses every print, screen and prosthetic eye on the pupil reflex', () => {
+    for (const type of ['print', 'screen', 'prosthetic']) {
+      expect(report.refusedByReflex[type], type).toBe(REDUCED.padIdentities);
+    }
+  });
+
+  it('lets live eyes through: their texture moves with the pupil', () => {
+    expect(report.refusedByMotion.live ?? 0).toBe(0);
+    expect(report.capturePad.bpcer.rejected).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('patch attacks', () => {
   it('runs every mode at every area', () => {
     const keys = report.patches.map((s) => `${s.type}/${s.mode}`);

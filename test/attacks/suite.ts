@@ -16,9 +16,11 @@ import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.
 import type { PackedIrisCode } from '../../iris/matcher.ts';
 import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
 import { type PadReport, type PadSample, summarizePad } from '../../iris/pad/metrics.ts';
+import type { MotionOutcome } from '../../iris/pad/motion-task.ts';
 import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
 import { PATCH_BLOCKS, PATCH_FEATURE_COUNT } from '../../iris/pad/patch-features.ts';
 import { PATCH_MASK_MODEL_FILE, PATCH_MASK_OUTPUT } from '../../iris/pad/patch-mask.ts';
+import { movesWithPupil } from '../../iris/pad/texture-motion.ts';
 import {
   measurePresentations,
   presentationSpecs,
@@ -26,13 +28,15 @@ import {
   trainingCacheKey,
 } from '../../iris/pad/train.ts';
 import { judgedLive, maskedFraction, measured, trainPad } from '../../iris/pad/train-models.ts';
-import type { PresentationFeatures } from '../../iris/pad/training-task.ts';
+import type { PresentationFeatures, PresentationSpec } from '../../iris/pad/training-task.ts';
 import { startProgress } from '../../iris/progress.ts';
+import { REFLEX_THRESHOLDS } from '../../protocol/pupil-reflex.ts';
 import { mapInWorkers } from '../../protocol/task-pool.ts';
 
 /** Seeds never used for training (train:pad uses TRAINING_SEED). */
 export const EVAL_SEEDS = { pad: 'pad-eval-v1', patches: 'patch-eval-v1' } as const;
 const TRIALS = new URL('../../iris/attacks/patch-trials.ts', import.meta.url);
+const MOTION = new URL('../../iris/pad/motion-task.ts', import.meta.url);
 const modelPath = (file: string) => fileURLToPath(new URL(`../../models/${file}`, import.meta.url));
 
 export interface SuiteSize {
@@ -165,8 +169,44 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
   });
 }
 
+/**
+ * The whole capture's PAD: a presentation passes when its frame passes the shipped models, its texture
+ * moves with its pupil (texture-motion.ts), and its pupil constricted between the two frames by at least
+ * the reflex check's smallest amplitude. That last test stands in for the pupil-reflex fit over a whole
+ * capture (protocol/pupil-reflex.ts), which would need every frame of it rendered.
+ */
+export function captureSamples(
+  frames: readonly PadSample[],
+  motion: readonly MotionOutcome[],
+): {
+  samples: PadSample[];
+  refusedByMotion: Record<string, number>;
+  refusedByReflex: Record<string, number>;
+} {
+  const refusedByMotion: Record<string, number> = {};
+  const refusedByReflex: Record<string, number> = {};
+  const count = (into: Record<string, number>, label: string) => {
+    into[label] = (into[label] ?? 0) + 1;
+  };
+  const samples = frames.map((frame, k) => {
+    const m = motion[k] as MotionOutcome;
+    if (m.spec.label !== frame.label) throw new Error(`motion outcome ${k} is for ${m.spec.label}`);
+    const reflex = m.ok && m.constriction >= REFLEX_THRESHOLDS.minAmplitude;
+    const moves = m.ok && movesWithPupil(m);
+    if (!reflex) count(refusedByReflex, frame.label);
+    else if (!moves) count(refusedByMotion, frame.label);
+    return { label: frame.label, score: reflex && moves ? frame.score : 0 };
+  });
+  return { samples, refusedByMotion, refusedByReflex };
+}
+
 export interface SuiteReport {
   pad: PadReport;
+  /** PAD of the whole capture (captureSamples): the frame models, the texture motion, the pupil's reflex. */
+  capturePad: PadReport;
+  /** Presentations the frame models passed or not that the texture-motion check or the reflex refused. */
+  refusedByMotion: Record<string, number>;
+  refusedByReflex: Record<string, number>;
   padFailures: Record<string, number>;
   leaveOneOut: LeaveOneOut[] | null;
   patches: PatchTrialSummary[];
@@ -226,6 +266,15 @@ export async function runSuite(
   });
   const { samples, threshold } = await scoreWithShippedModels(heldOut);
   const pad = summarizePad(samples, threshold);
+  const motionProgress = startProgress('reflex captures (texture motion)', heldOut.length);
+  const motion = await mapInWorkers<PresentationSpec, MotionOutcome>(
+    MOTION,
+    heldOut.map((c) => c.spec),
+    { ...workers, onProgress: (done) => motionProgress.update(done) },
+  );
+  motionProgress.stop();
+  const capture = captureSamples(samples, motion);
+  const capturePad = summarizePad(capture.samples, threshold);
   const padFailures: Record<string, number> = {};
   for (const c of heldOut) if (!c.ok) padFailures[c.spec.label] = (padFailures[c.spec.label] ?? 0) + 1;
 
@@ -269,6 +318,9 @@ export async function runSuite(
   progress.stop();
   return {
     pad,
+    capturePad,
+    refusedByMotion: capture.refusedByMotion,
+    refusedByReflex: capture.refusedByReflex,
     padFailures,
     leaveOneOut,
     patches: summarizeTrials(outcomes),

@@ -35,6 +35,7 @@ import type { ReflexPresentation } from '../../iris/attacks/reflex-capture.ts';
 import { renderReflexFrame } from '../../iris/attacks/reflex-capture.ts';
 import { matchIrisCodes } from '../../iris/matcher.ts';
 import { identityOf, sessionOf, writeGreyPng } from '../../iris/synth/generate.ts';
+import { hashSeed } from '../../iris/synth/random.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { framePixelsSha256, frameSigningBytes } from '../../protocol/device-messages.ts';
 import { CAPTURE_MS, stimulusSchedule } from '../../protocol/pupil-reflex.ts';
@@ -339,6 +340,25 @@ describe('capture session: refusals', () => {
     // Long before the identity timeout: at the next frame.
     expect(Date.now() - started).toBeLessThan(IDENTITY_TIMEOUT_MS);
   });
+
+  it('refuses a textured lens on a living eye in checking_liveness: its texture stays on the cornea', async () => {
+    // The eye behind the lens constricts (the reflex passes); the lens's print does not stretch with it.
+    const identity = identityOf('pad-train-v1', 1);
+    const lens: ReflexPresentation = {
+      identity,
+      session: sessionOf('pad-train-v1', identity, 0),
+      label: 'lens',
+      seed: hashSeed('pad-train-v1', 'presentation', 1, 0),
+    };
+    const { result } = await expectRefused(
+      (onEvent) => syntheticVisit(agent, camera, { commitment: COMMITMENT, eye: lens }, onEvent),
+      'checking_liveness',
+      'liveness_failed',
+    );
+    expect(result.message).toMatch(
+      /% of the iris texture stays on the cornea while the pupil moves \(texture_fixed_on_cornea/,
+    );
+  }, 120_000);
 
   it('refuses a printed eye, which cannot answer the stimulus, in checking_liveness', async () => {
     // A print held before the camera looks the same in every frame: its pupil cannot constrict (the

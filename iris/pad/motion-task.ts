@@ -1,0 +1,42 @@
+/**
+ * One synthetic presentation captured under the IR stimulus and put through the texture-motion check (a
+ * task module for protocol/task-pool.ts): the frame at rest (the presentation's single capture, the same
+ * frame training-task.ts measures) and the most constricted frame of its reflex capture, both segmented,
+ * then compared (texture-motion.ts). The stimulus comes from a nonce drawn from the spec.
+ */
+import { IrisgateError } from '../../protocol/errors.ts';
+import { stimulusSchedule } from '../../protocol/pupil-reflex.ts';
+import { renderReflexExtremes } from '../attacks/reflex-capture.ts';
+import { segmentEye } from '../segmentation/index.ts';
+import { identityOf, sessionOf } from '../synth/generate.ts';
+import { hashSeed, Rng } from '../synth/random.ts';
+import { type TextureMotion, textureMotion } from './texture-motion.ts';
+import type { PresentationSpec } from './training-task.ts';
+
+export type MotionOutcome =
+  | ({ spec: PresentationSpec; ok: true } & Omit<TextureMotion, 'blocks'>)
+  | { spec: PresentationSpec; ok: false; code: string };
+
+export async function run(spec: PresentationSpec): Promise<MotionOutcome> {
+  const identity = identityOf(spec.seed, spec.identity);
+  const session = sessionOf(spec.seed, identity, spec.session);
+  const nonceRng = new Rng(hashSeed(spec.seed, 'stimulus', spec.identity, spec.session));
+  const nonce = new Uint8Array(32).map(() => nonceRng.nextU32() & 0xff);
+  const presentation = {
+    identity,
+    session,
+    label: spec.label,
+    seed: hashSeed(spec.seed, 'presentation', spec.identity, spec.session),
+  };
+  const [rest, constricted] = renderReflexExtremes(presentation, stimulusSchedule(nonce));
+  try {
+    const { blocks: _blocks, ...motion } = textureMotion(
+      { image: rest.image, segmentation: segmentEye(rest.image) },
+      { image: constricted.image, segmentation: segmentEye(constricted.image) },
+    );
+    return { spec, ok: true, ...motion };
+  } catch (error) {
+    if (error instanceof IrisgateError) return { spec, ok: false, code: error.code };
+    throw error;
+  }
+}
