@@ -87,17 +87,20 @@ async function main(): Promise<void> {
       'white-box': { type: 'string' },
       impersonation: { type: 'string' },
       budget: { type: 'string' },
+      'pad-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
       'usage: npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--white-box N]\n' +
-        '         [--impersonation N] [--budget N]\nThe robustness suite at full size; see test/attacks/suite.ts.\n',
+        '         [--impersonation N] [--budget N] [--pad-only]\nThe robustness suite at full size; see test/attacks/suite.ts.\n' +
+        '--pad-only: the held-out PAD figures alone (no leave-one-type-out, no patch trials).\n',
     );
     return;
   }
   const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
+  const padOnly = values['pad-only'];
   const size = {
     ...FULL_SIZE,
     padIdentities: num(values['pad-identities'], FULL_SIZE.padIdentities),
@@ -106,6 +109,9 @@ async function main(): Promise<void> {
     impersonationWhiteBox: num(values['white-box'], FULL_SIZE.impersonationWhiteBox),
     impersonation: num(values.impersonation, FULL_SIZE.impersonation),
     whiteBoxBudget: num(values.budget, FULL_SIZE.whiteBoxBudget),
+    ...(padOnly
+      ? { looTraining: null, sybilRandom: 0, sybilWhiteBox: 0, impersonation: 0, impersonationWhiteBox: 0 }
+      : {}),
   };
   const report = await runSuite(size, {
     cache: true,
