@@ -3,10 +3,12 @@
  *
  * - enrol: a person's live capture (session 0) through the iris pipeline; the packed template.
  * - sybil: the enrolled person comes back (session 1) wearing a patch over `area` of the visible iris and
- *   succeeds when a second identity would be issued: the frame passes the presentation-attack detector,
- *   the pipeline's quality gates, and its template matches the enrolment neither whole (raw FHD below
- *   DEFAULT_MATCH_THRESHOLD) nor by any part (DEFAULT_PART_MATCH): the backend's duplicate rule.
- * - impersonation: another person wears a patch showing the victim's iris and succeeds when the frame
+ *   succeeds when a second identity would be issued: the capture passes the presentation-attack detector
+ *   and the texture-motion check (the frame at rest against the most constricted frame of the capture
+ *   under a stimulus drawn from the trial's seed: iris/pad/texture-motion.ts), the pipeline's quality
+ *   gates, and its template matches the enrolment neither whole (raw FHD below DEFAULT_MATCH_THRESHOLD)
+ *   nor by any part (DEFAULT_PART_MATCH): the backend's duplicate rule.
+ * - impersonation: another person wears a patch showing the victim's iris and succeeds when the capture
  *   passes and its template is recognised as the victim's (iris/matcher.ts `recognises`: the whole template
  *   and every part of it match).
  *
@@ -33,12 +35,14 @@ import {
 import { normalizeIris } from '../normalization.ts';
 import { createPadDetector, type PadDetector } from '../pad/detector.ts';
 import { createPatchMasker, type PatchMasker } from '../pad/patch-mask.ts';
+import { FIXED_TEXTURE_REASON, movesWithPupil, textureMotion } from '../pad/texture-motion.ts';
 import { createIrisPipeline, type IrisPipeline } from '../pipeline.ts';
 import { segmentEye } from '../segmentation/index.ts';
 import { gaussianBlur } from '../synth/fields.ts';
 import { identityOf, LABEL, sessionOf } from '../synth/generate.ts';
 import { hashSeed, Rng } from '../synth/random.ts';
 import type { GreyImage } from '../types.ts';
+import { mostConstricted, syntheticSchedule } from './reflex-capture.ts';
 import { type AttackCapture, renderAttack, renderLive } from './render-attack.ts';
 
 export const PATCH_AREAS = [0.05, 0.1, 0.2, 0.3, 0.4] as const;
@@ -77,6 +81,10 @@ interface Judgement {
   refused?: string;
   /** Share of the usable iris the patch detector masked. */
   maskedFraction: number;
+  /** The texture-motion check's share of the iris fixed on the cornea (iris/pad/texture-motion.ts). */
+  fixedShare: number;
+  /** The detector's reasons, the texture-motion check's included. */
+  reasons: string[];
   /** Distances to the enrolment (own for sybil, the victim's for impersonation). */
   wholeHd?: number;
   partHd?: number;
@@ -134,15 +142,30 @@ function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
   };
 }
 
-/** A frame through the full defence: pipeline (with its patch mask and gates), detector, distances. */
-async function judge(image: GreyImage, enrolment: PackedIrisCode): Promise<Judgement> {
+/**
+ * A capture through the full defence: the frame at rest through the pipeline (with its patch mask and
+ * gates) and the detector, the texture-motion check between it and the most constricted frame (whose
+ * segmentation must succeed too), and the distances.
+ */
+async function judge(
+  image: GreyImage,
+  constricted: GreyImage,
+  enrolment: PackedIrisCode,
+): Promise<Judgement> {
   try {
     const encoded = await pipeline.encode(image);
     const pad = await detector.assessMeasured(image, encoded);
+    const motion = textureMotion(
+      { image, segmentation: encoded.segmentation },
+      { image: constricted, segmentation: segmentEye(constricted) },
+    );
+    const reasons = movesWithPupil(motion) ? pad.reasons : [...pad.reasons, FIXED_TEXTURE_REASON];
     return {
-      live: pad.live,
+      live: reasons.length === 0,
       padScore: pad.score,
       maskedFraction: encoded.quality.patchFraction,
+      fixedShare: motion.fixedShare,
+      reasons,
       ...distances(packIrisCode(encoded.code), enrolment),
     };
   } catch (error) {
@@ -152,6 +175,8 @@ async function judge(image: GreyImage, enrolment: PackedIrisCode): Promise<Judge
       padScore: 0,
       refused: error.code,
       maskedFraction: 0,
+      fixedShare: 0,
+      reasons: [error.code],
       duplicate: false,
       wholeMatch: false,
       recognised: false,
@@ -315,15 +340,23 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
     input.area,
     input.type === 'impersonation' ? input.victim : -1,
   );
-  const base = renderAttack({
-    kind: victim ? 'patch-other-iris' : 'patch-random',
+  const attack = {
+    kind: victim ? ('patch-other-iris' as const) : ('patch-random' as const),
     identity: attacker.identity,
     session: attacker.attackSession,
     seed: attackSeed,
     patchFraction: input.area,
     ...(victim ? { donor: victim.identity } : {}),
-  });
+  };
+  const base = renderAttack(attack);
+  // The same patch on the same living eye at the capture's most constricted moment (its own sensor noise).
+  const moment = mostConstricted({ ...attack, label: attack.kind }, syntheticSchedule(attackSeed));
+  const constrictedBase = renderAttack({
+    ...attack,
+    session: { ...attack.session, dilation: moment.dilation, frame: moment.tMs },
+  }).image;
   let image = base.image;
+  let constricted = constrictedBase;
   let evaluations = 1;
   if (input.mode === 'white-box') {
     const budget = input.budget ?? WHITE_BOX_BUDGET;
@@ -342,9 +375,17 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
       );
       image = found.image;
       evaluations = found.evaluations + 1;
+      // The patch is a physical object on the cornea: the content found is there in every frame, at the
+      // same image points, under that frame's own noise.
+      const data = constrictedBase.data.slice();
+      for (let i = 0; i < data.length; i++) {
+        const delta = (image.data[i] as number) - (base.image.data[i] as number);
+        if (delta !== 0) data[i] = Math.max(0, Math.min(255, (data[i] as number) + delta));
+      }
+      constricted = { ...constrictedBase, data };
     }
   }
-  const verdict = await judge(image, input.enrolment);
+  const verdict = await judge(image, constricted, input.enrolment);
   const success =
     verdict.live && verdict.refused === undefined && (victim ? verdict.recognised : !verdict.duplicate);
   return {

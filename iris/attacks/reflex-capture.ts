@@ -8,7 +8,12 @@
  *
  *   const frames = renderReflexCapture({ identity, session, label: 'live', seed: 1 }, stimulusSchedule(nonce));
  */
-import { CAPTURE_MS, livePupilRadius, type StimulusPulse } from '../../protocol/pupil-reflex.ts';
+import {
+  CAPTURE_MS,
+  livePupilRadius,
+  type StimulusPulse,
+  stimulusSchedule,
+} from '../../protocol/pupil-reflex.ts';
 import { hashSeed, Rng, type Seed } from '../synth/random.ts';
 import type { IdentityParams, SessionParams } from '../synth/types.ts';
 import type { GreyImage } from '../types.ts';
@@ -80,6 +85,29 @@ export function renderReflexFrame(
   return { image: renderPresentation(presentation, dilation, tMs), dilation };
 }
 
+/** The stimulus a session nonce drawn from `seed` commands (a synthetic backend's session). */
+export function syntheticSchedule(seed: Seed): StimulusPulse[] {
+  const rng = new Rng(hashSeed('session-nonce', seed));
+  return stimulusSchedule(new Uint8Array(32).map(() => rng.nextU32() & 0xff));
+}
+
+/** The most constricted moment of a capture at `fps` (the first, at rest, when the pupil never moves). */
+export function mostConstricted(
+  presentation: ReflexPresentation,
+  schedule: readonly StimulusPulse[],
+  options: ReflexCaptureOptions = {},
+): { tMs: number; dilation: number } {
+  const fps = options.fps ?? 10;
+  const duration = options.durationMs ?? CAPTURE_MS;
+  let constricted = { tMs: 0, dilation: reflexDilation(presentation, schedule, 0) };
+  for (let k = 1; k * 1000 < duration * fps; k++) {
+    const tMs = Math.round((k * 1000) / fps);
+    const dilation = reflexDilation(presentation, schedule, tMs);
+    if (dilation < constricted.dilation) constricted = { tMs, dilation };
+  }
+  return constricted;
+}
+
 /**
  * The two frames of a capture the texture-motion check compares (iris/pad/texture-motion.ts): the first
  * (the pupil at rest: the session's single capture) and the most constricted of the frames at `fps`.
@@ -89,15 +117,8 @@ export function renderReflexExtremes(
   schedule: readonly StimulusPulse[],
   options: ReflexCaptureOptions = {},
 ): [ReflexCaptureFrame, ReflexCaptureFrame] {
-  const fps = options.fps ?? 10;
-  const duration = options.durationMs ?? CAPTURE_MS;
-  let constricted = { tMs: 0, dilation: reflexDilation(presentation, schedule, 0) };
-  for (let k = 1; k * 1000 < duration * fps; k++) {
-    const tMs = Math.round((k * 1000) / fps);
-    const dilation = reflexDilation(presentation, schedule, tMs);
-    if (dilation < constricted.dilation) constricted = { tMs, dilation };
-  }
   const rest = reflexDilation(presentation, schedule, 0);
+  const constricted = mostConstricted(presentation, schedule, options);
   return [
     { tMs: 0, dilation: rest, image: renderPresentation(presentation, rest) },
     { ...constricted, image: renderPresentation(presentation, constricted.dilation, constricted.tMs) },

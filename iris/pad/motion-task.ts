@@ -5,11 +5,10 @@
  * then compared (texture-motion.ts). The stimulus comes from a nonce drawn from the spec.
  */
 import { IrisgateError } from '../../protocol/errors.ts';
-import { stimulusSchedule } from '../../protocol/pupil-reflex.ts';
-import { renderReflexExtremes } from '../attacks/reflex-capture.ts';
+import { renderReflexExtremes, syntheticSchedule } from '../attacks/reflex-capture.ts';
 import { segmentEye } from '../segmentation/index.ts';
 import { identityOf, sessionOf } from '../synth/generate.ts';
-import { hashSeed, Rng } from '../synth/random.ts';
+import { hashSeed } from '../synth/random.ts';
 import { type TextureMotion, textureMotion } from './texture-motion.ts';
 import type { PresentationSpec } from './training-task.ts';
 
@@ -20,15 +19,16 @@ export type MotionOutcome =
 export async function run(spec: PresentationSpec): Promise<MotionOutcome> {
   const identity = identityOf(spec.seed, spec.identity);
   const session = sessionOf(spec.seed, identity, spec.session);
-  const nonceRng = new Rng(hashSeed(spec.seed, 'stimulus', spec.identity, spec.session));
-  const nonce = new Uint8Array(32).map(() => nonceRng.nextU32() & 0xff);
   const presentation = {
     identity,
     session,
     label: spec.label,
     seed: hashSeed(spec.seed, 'presentation', spec.identity, spec.session),
   };
-  const [rest, constricted] = renderReflexExtremes(presentation, stimulusSchedule(nonce));
+  const [rest, constricted] = renderReflexExtremes(
+    presentation,
+    syntheticSchedule(hashSeed(spec.seed, 'stimulus', spec.identity, spec.session)),
+  );
   try {
     const { blocks: _blocks, ...motion } = textureMotion(
       { image: rest.image, segmentation: segmentEye(rest.image) },

@@ -20,7 +20,7 @@ import type { MotionOutcome } from '../../iris/pad/motion-task.ts';
 import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
 import { PATCH_BLOCKS, PATCH_FEATURE_COUNT } from '../../iris/pad/patch-features.ts';
 import { PATCH_MASK_MODEL_FILE, PATCH_MASK_OUTPUT } from '../../iris/pad/patch-mask.ts';
-import { movesWithPupil } from '../../iris/pad/texture-motion.ts';
+import { FIXED_TEXTURE_REASON, movesWithPupil } from '../../iris/pad/texture-motion.ts';
 import {
   measurePresentations,
   presentationSpecs,
@@ -135,6 +135,8 @@ export interface PatchTrialSummary {
   /** Trials refused by the detector (not live), by the pipeline (quality); matched: duplicate (sybil) or
    * recognised as the victim (impersonation). */
   refusedByDetector: number;
+  /** Of those refused by the detector: refused by the texture-motion check (alone or with the frame). */
+  refusedByMotion: number;
   refusedByPipeline: number;
   matched: number;
   /** Impersonation: whole-template matches that a part of the probe contradicts (not recognised). */
@@ -160,6 +162,7 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       trials: g.length,
       successes: g.filter((o) => o.success).length,
       refusedByDetector: passed.filter((o) => !o.live).length,
+      refusedByMotion: passed.filter((o) => o.reasons.includes(FIXED_TEXTURE_REASON)).length,
       refusedByPipeline: g.length - passed.length,
       matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
       wholeOnly: g.filter((o) => o.wholeMatch && !o.recognised).length,
