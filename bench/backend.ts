@@ -594,9 +594,11 @@ async function seed(
       bar.update(end);
     }
     bar.stop();
-    await db.query('insert into semaphore_roots (root, created_at_ms) values ($1, $2)', [
+    // With its size, as the backend records a root (a root without one is replayed once at start).
+    await db.query('insert into semaphore_roots (root, created_at_ms, size) values ($1, $2, $3)', [
       people.root(size),
       now,
+      size,
     ]);
     return { createMs, seedMs: performance.now() - started };
   } finally {
