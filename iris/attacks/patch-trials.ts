@@ -354,6 +354,7 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
   const constrictedBase = renderAttack({
     ...attack,
     session: { ...attack.session, dilation: moment.dilation, frame: moment.tMs },
+    placedOn: attack.session,
   }).image;
   let image = base.image;
   let constricted = constrictedBase;

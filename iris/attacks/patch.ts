@@ -325,7 +325,10 @@ function printedContent(rng: Rng, reach: number): Content {
   };
 }
 
-/** Draws a patch for this capture, fitted to cover options.fraction of the visible iris. */
+/**
+ * Draws a patch placed on the capture `session` (its capture at rest, for every frame of a reflex capture),
+ * fitted to cover options.fraction of that capture's visible iris.
+ */
 export function makePatch(
   rng: Rng,
   identity: IdentityParams,

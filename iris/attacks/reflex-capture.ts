@@ -72,7 +72,7 @@ export function renderPresentation(
   const moment = { ...session, dilation, ...(frame === undefined ? {} : { frame }) };
   return label === 'live'
     ? renderLive(identity, moment).image
-    : renderAttack({ kind: label, identity, session: moment, seed }).image;
+    : renderAttack({ kind: label, identity, session: moment, seed, placedOn: session }).image;
 }
 
 /** One frame of the presentation `tMs` after the first frame of a capture under `schedule`. */

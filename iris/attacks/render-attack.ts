@@ -88,6 +88,11 @@ export interface AttackParams {
   donor?: IdentityParams;
   /** patch-other-iris: turn of the donor texture from its place in the donor's eye, degrees (default 0). */
   donorRotationDeg?: number;
+  /**
+   * Patches: the capture the patch was fitted to and placed on (default: `session`). A frame of a reflex
+   * capture passes its session at rest: a sticker is one object, it neither moves nor resizes with the pupil.
+   */
+  placedOn?: SessionParams;
   /** lens: the lens model (default: one of LENS_CATALOGUE models, from the seed). */
   lensModel?: Seed;
   /** prosthetic: the prosthesis model (default: from the seed). */
@@ -167,7 +172,7 @@ export function renderAttack(params: AttackParams): AttackCapture {
   if (!content) throw new RangeError(`unknown attack kind ${kind}`);
   const [lo, hi] = PATCH_FRACTION_RANGE;
   const fraction = params.patchFraction ?? rng.uniform(lo, hi);
-  const patch = makePatch(rng.fork('patch'), identity, session, {
+  const patch = makePatch(rng.fork('patch'), identity, params.placedOn ?? session, {
     content,
     fraction,
     ...(params.patchShape ? { shape: params.patchShape } : {}),

