@@ -52,10 +52,11 @@ const LID_MARGIN_PX = 10;
 const UPPER_LID_MARGIN_PX = 30;
 /**
  * The share of the decidable iris fixed on the cornea from which a capture is refused. Set on synthetic
- * reflex captures of train:pad's seed (40 live eyes: largest share 0.157, all others below 0.05; textured
- * lenses mostly 0.25-1): see the closing figures of `npm run eval:attacks` for the held-out rates.
+ * reflex captures of train:pad's seed (360 live eyes, identities 0-179 x 2 sessions: 2 at 0.196 and 0.2, both
+ * eyes whose upper lid segmentation missed, so the lid and its lashes counted as iris; all others at most
+ * 0.121, 92% below 0.05); see the closing figures of `npm run eval:attacks` for the held-out rates.
  */
-export const FIXED_SHARE_LIMIT = 0.2;
+export const FIXED_SHARE_LIMIT = 0.15;
 /** Why a capture whose texture stays on the cornea is refused (a PAD reason code). */
 export const FIXED_TEXTURE_REASON = 'texture_fixed_on_cornea';
 
