@@ -22,7 +22,13 @@ import type { GreyImage } from '../types.ts';
 import { eyelashMask } from './eyelashes.ts';
 import { findEyelids, parabolaY } from './eyelids.ts';
 import type { Ellipse } from './geometry.ts';
-import { ellipseTester, ellipseToCircle, insideEllipse, momentEccentricity } from './geometry.ts';
+import {
+  ellipseRadiusAt,
+  ellipseTester,
+  ellipseToCircle,
+  insideEllipse,
+  momentEccentricity,
+} from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
 import { binomialBlur, boxBlur3, downsampleFloat, openClose3 } from './image-ops.ts';
 import type { IrisFit } from './iris-boundary.ts';
@@ -44,6 +50,14 @@ const CANDIDATES = 5;
  * quality, each in [0, 1]): real eyes score about 0.6-1, dark blobs in noise or skin below 0.3.
  */
 const MIN_EYE_SCORE = 0.3;
+/**
+ * A dark core inside a fitted pupil (the real pupil inside an iris taken for one) needs its boundary on
+ * this share of the rays and must be this many grey levels darker than the ring around it. Measured on
+ * 600 synthetic captures: the one real case has 0.85 and 38; cores that merely fit noise in a real pupil
+ * reach 0.63 support but then at most 10 levels of step.
+ */
+const MIN_CORE_SUPPORT = 0.5;
+const MIN_CORE_STEP = 24;
 /** A hypothesis this well supported stops the candidate search (saves the remaining boundary searches). */
 const STRONG_EYE_SCORE = 0.85;
 
@@ -112,7 +126,9 @@ export function segmentEye(image: GreyImage): EyeSegmentation {
     if (hyp) hyps.push(hyp);
     if (hyp && hyp.score >= STRONG_EYE_SCORE && !strong) strong = hyp;
   }
-  const best = chooseHypothesis(hyps);
+  let best = chooseHypothesis(hyps);
+  const inner = best && innerPupil(clean, search, best, maxIrisRadius);
+  if (inner) best = inner;
   lap('boundaries');
   const lidLine = looksLikeClosedEye(down);
   if (!best || (lidLine && best.score < 0.6 && best.iris.ellipse.a < 0.15 * Math.min(w, h))) {
@@ -307,6 +323,57 @@ function evaluateCandidate(
 }
 
 /**
+ * The chosen hypothesis again, when its "pupil" is really the iris of a dark eye: the fitted ellipse holds
+ * a concentric core with its own dark-to-bright boundary on at least half the rays, clearly darker than
+ * the ring around it, and that core, taken as the pupil, finds its limbus on the fitted "pupil" outline.
+ * Null when the pupil is what it seems.
+ */
+function innerPupil(
+  blur: FloatImage,
+  specular: Uint8Array,
+  hyp: EyeHypothesis,
+  maxIrisRadius: number,
+): EyeHypothesis | null {
+  const pe = hyp.pupil.ellipse;
+  const stats = interiorStats(blur, specular, pe);
+  if (Number.isNaN(stats.median)) return null;
+  const start = { ...pe, a: 0.6 * pe.a, b: 0.6 * pe.b };
+  const fit = refinePupil(blur, specular, start, stats.quantile(0.1), stats.median, 0.4, 1.3);
+  if (!fit || fit.inlierFraction < MIN_CORE_SUPPORT) return null;
+  const core = interiorStats(blur, specular, fit.ellipse).median;
+  const ring = ringMedian(blur, specular, fit.ellipse, pe);
+  if (!(ring - core >= MIN_CORE_STEP)) return null;
+  const cand: PupilCandidate = { ...hyp.candidate, ellipse: fit.ellipse, inside: core, ring };
+  const inner = evaluateCandidate(blur, specular, cand, maxIrisRadius);
+  if (!inner || inner.score < MIN_EYE_SCORE) return null;
+  const rp = (pe.a + pe.b) / 2;
+  const ri = (inner.iris.ellipse.a + inner.iris.ellipse.b) / 2;
+  return Math.abs(ri - rp) < 0.15 * rp ? inner : null;
+}
+
+/** Median of the smoothed image between 1.15 x `inner` and 0.9 x `outer` (along rays from inner's centre), glints excluded. */
+function ringMedian(blur: FloatImage, specular: Uint8Array, inner: Ellipse, outer: Ellipse): number {
+  const vals: number[] = [];
+  const { width: w, height: h } = blur;
+  for (let k = 0; k < 64; k++) {
+    const phi = (2 * Math.PI * k) / 64;
+    const r0 = 1.15 * ellipseRadiusAt(inner, phi);
+    const r1 = 0.9 * ellipseRadiusAt(outer, phi);
+    for (let j = 0; j < 4; j++) {
+      const r = r0 + ((r1 - r0) * (j + 0.5)) / 4;
+      if (r <= r0) continue;
+      const x = Math.round(inner.cx + r * Math.cos(phi));
+      const y = Math.round(inner.cy + r * Math.sin(phi));
+      if (x < 0 || y < 0 || x >= w || y >= h || specular[y * w + x] === 1) continue;
+      vals.push(blur.data[y * w + x] as number);
+    }
+  }
+  if (vals.length < 8) return Number.NaN;
+  vals.sort((a, b) => a - b);
+  return vals[vals.length >> 1] as number;
+}
+
+/**
  * The best-scoring hypothesis, after demoting any whose "pupil" is really the iris of another: a
  * hypothesis B with a smaller, darker pupil inside A's pupil and an iris matching A's pupil explains A.
  */
@@ -341,7 +408,12 @@ function interiorStats(
   blur: FloatImage,
   specular: Uint8Array,
   e: Ellipse,
-): { median: number; roughness: number; darkFraction: (below: number) => number } {
+): {
+  median: number;
+  roughness: number;
+  darkFraction: (below: number) => number;
+  quantile: (q: number) => number;
+} {
   const N = 16;
   const grid = new Float32Array(N * N).fill(Number.NaN);
   const vals: number[] = [];
@@ -361,7 +433,8 @@ function interiorStats(
       vals.push(val);
     }
   }
-  if (vals.length < 8) return { median: Number.NaN, roughness: Number.NaN, darkFraction: () => 0 };
+  if (vals.length < 8)
+    return { median: Number.NaN, roughness: Number.NaN, darkFraction: () => 0, quantile: () => Number.NaN };
   vals.sort((a, b) => a - b);
   const med = vals[vals.length >> 1] as number;
   // Roughness: median absolute difference of grid neighbours (smooth shading and halos barely count,
@@ -386,6 +459,7 @@ function interiorStats(
       while (k < vals.length && (vals[k] as number) < below) k++;
       return k / vals.length;
     },
+    quantile: (q: number) => vals[Math.min(vals.length - 1, Math.floor(q * vals.length))] as number,
   };
 }
 

@@ -140,6 +140,7 @@ export function findIris(
   const cum = new Float64Array(n);
   const win = Math.max(4, Math.round((0.12 * rp * 2) / stepPx));
   const score = new Float64Array(n);
+  const drop = new Float64Array(n);
   let used = 0;
   for (let k = 0; k < rays1; k++) {
     const phi = (2 * Math.PI * (k + 0.5)) / rays1;
@@ -177,16 +178,18 @@ export function findIris(
     // Each step votes; a step from texture into smooth surroundings (iris to sclera) counts double.
     for (let i = 0; i < n; i++) {
       acc[i] = (acc[i] as number) + ((score[i] as number) / rayMax) ** 2 * (0.5 + (tex[i] as number));
+      drop[i] = (drop[i] as number) + (tex[i] as number);
       tex[i] = 0;
     }
   }
   if (used < 6) return null;
+  for (let i = 0; i < n; i++) drop[i] = (drop[i] as number) / used;
   // Light smoothing of the accumulator; the few strongest separated peaks are radius hypotheses.
   const sm = new Float64Array(n);
   for (let i = 1; i < n - 1; i++) {
     sm[i] = 0.25 * (acc[i - 1] as number) + 0.5 * (acc[i] as number) + 0.25 * (acc[i + 1] as number);
   }
-  const peaks = scalePeaks(sm, Math.max(2, Math.round((0.25 * (n - 1)) / (sMax - sMin))));
+  const peaks = scalePeaks(sm, drop, Math.max(2, Math.round((0.25 * (n - 1)) / (sMax - sMin))));
   if (peaks.length === 0) return null;
   const bestV = sm[peaks[0] as number] as number;
   let best: { fit: RayFit; score: number } | null = null;
@@ -232,8 +235,20 @@ const MAX_HYPOTHESES = 3;
 /** Score factor an alternative hypothesis needs over the default one. */
 const HYPOTHESIS_MARGIN = 1.5;
 
-/** Indices of the strongest local maxima of `v`, at least `sep` samples apart, strongest first. */
-function scalePeaks(v: Float64Array, sep: number): number[] {
+/**
+ * A pass-1 peak where the rays go, on average, from texture into smooth surroundings by at least this much
+ * (the texture vote, in [0, 1]) may be the limbus. In the two of 600 synthetic captures where the limbus
+ * was outvoted it scores 0.20 and 0.24; rings of the eye opening can score as much, which is why only
+ * the innermost such peak is added, and it still has to win the hypothesis score.
+ */
+const LIMBUS_TEXTURE_DROP = 0.18;
+
+/**
+ * Indices of the strongest local maxima of `v`, at least `sep` samples apart, strongest first; then the
+ * innermost peak above the hypothesis floor whose texture drop (`drop`) looks like a limbus, if it is
+ * not among them: a faint limbus can be outvoted by the rings of the eye opening around it.
+ */
+function scalePeaks(v: Float64Array, drop: Float64Array, sep: number): number[] {
   const cand: number[] = [];
   for (let i = 1; i < v.length - 1; i++) {
     const x = v[i] as number;
@@ -245,6 +260,11 @@ function scalePeaks(v: Float64Array, sep: number): number[] {
     if (out.every((j) => Math.abs(j - i) >= sep)) out.push(i);
     if (out.length >= MAX_HYPOTHESES) break;
   }
+  const floor = HYPOTHESIS_FLOOR * (v[out[0] ?? 0] as number);
+  const inner = cand
+    .filter((i) => (v[i] as number) >= floor && (drop[i] as number) >= LIMBUS_TEXTURE_DROP)
+    .reduce((m, i) => Math.min(m, i), Number.POSITIVE_INFINITY);
+  if (Number.isFinite(inner) && out.every((j) => Math.abs(j - inner) >= sep)) out.push(inner);
   return out;
 }
 

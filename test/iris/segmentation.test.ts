@@ -71,6 +71,38 @@ describe('segmentEye on synthetic eyes', () => {
   });
 });
 
+describe('segmentEye on eyes that once went wrong', () => {
+  // Captures of the patch-eval-v1 seed whose boundaries were found wrong while passing every gate, so the
+  // same person failed to match themself.
+  it.each([
+    // A dark iris: the pupil was fitted on the limbus (r 105 for a true 64) and the "iris" outside it.
+    { capture: '144/0', id: 144, session: 0, why: 'the real pupil is a dark core inside the fitted one' },
+    // A faint limbus (r 118) outvoted by the rings of the eye opening: the limbus was put at r 182.
+    {
+      capture: '52/0',
+      id: 52,
+      session: 0,
+      why: 'the innermost ring where texture meets smooth sclera is tried',
+    },
+    {
+      capture: '6/1',
+      id: 6,
+      session: 1,
+      why: 'the innermost ring where texture meets smooth sclera is tried',
+    },
+  ])('patch-eval-v1 capture $capture: $why', ({ id, session }) => {
+    const identity = identityOf('patch-eval-v1', id);
+    const { image, truth } = generateEye({
+      identity,
+      session: sessionOf('patch-eval-v1', identity, session),
+    });
+    const seg = segmentEye(image);
+    expect(Math.abs(seg.pupil.r - truth.pupil.r)).toBeLessThan(2);
+    expect(Math.abs(seg.iris.r - truth.iris.r)).toBeLessThan(4);
+    expect(Math.hypot(seg.iris.x - truth.iris.x, seg.iris.y - truth.iris.y)).toBeLessThan(4);
+  });
+});
+
 describe('segmentEye refusals', () => {
   it('no eye in a uniform image', () => {
     const image: GreyImage = { width: 640, height: 480, data: new Uint8Array(640 * 480).fill(128) };
