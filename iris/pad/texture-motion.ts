@@ -25,6 +25,7 @@ import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../
 import { rubberSheet } from '../normalization.ts';
 import { parabolaY } from '../segmentation/eyelids.ts';
 import { ellipseRadiusAt } from '../segmentation/geometry.ts';
+import { dilateSquare } from '../segmentation/image-ops.ts';
 import { specularMask } from '../segmentation/specular.ts';
 import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
@@ -172,7 +173,7 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
 function usableMask({ image, segmentation }: MotionFrame): Uint8Array {
   const { width: w, height: h, masks, eyelids } = segmentation;
   const glints = specularMask(image, GLINT_MARGIN_PX).mask;
-  const lashes = dilate(masks.eyelash, w, h, LASH_MARGIN_PX);
+  const lashes = dilateSquare(masks.eyelash, w, h, LASH_MARGIN_PX);
   const out = new Uint8Array(w * h);
   for (let x = 0; x < w; x++) {
     const top = eyelids.upper ? parabolaY(eyelids.upper, x) + UPPER_LID_MARGIN_PX : Number.NEGATIVE_INFINITY;
@@ -180,29 +181,6 @@ function usableMask({ image, segmentation }: MotionFrame): Uint8Array {
     for (let y = Math.max(0, Math.ceil(top)); y < Math.min(h, bottom); y++) {
       const i = y * w + x;
       out[i] = (masks.iris[i] as number) & (1 - (glints[i] as number)) & (1 - (lashes[i] as number));
-    }
-  }
-  return out;
-}
-
-/** A square dilation of a 0/1 mask by `radius` pixels (separable running counts). */
-function dilate(mask: Uint8Array, w: number, h: number, radius: number): Uint8Array {
-  const rows = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    let run = 0;
-    for (let x = -radius; x < w; x++) {
-      if (x + radius < w) run += mask[y * w + x + radius] as number;
-      if (x - radius - 1 >= 0) run -= mask[y * w + x - radius - 1] as number;
-      if (x >= 0) rows[y * w + x] = run > 0 ? 1 : 0;
-    }
-  }
-  const out = new Uint8Array(w * h);
-  for (let x = 0; x < w; x++) {
-    let run = 0;
-    for (let y = -radius; y < h; y++) {
-      if (y + radius < h) run += rows[(y + radius) * w + x] as number;
-      if (y - radius - 1 >= 0) run -= rows[(y - radius - 1) * w + x] as number;
-      if (y >= 0) out[y * w + x] = run > 0 ? 1 : 0;
     }
   }
   return out;

@@ -206,3 +206,26 @@ export function downsampleFloat(img: FloatImage, factor: number, ignore: Uint8Ar
   if (missing > 0) fillMissing(out, w, h);
   return { width: w, height: h, data: out };
 }
+
+/** A square dilation of a 0/1 mask by `radius` pixels (separable running counts). */
+export function dilateSquare(mask: Uint8Array, w: number, h: number, radius: number): Uint8Array {
+  const rows = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    let run = 0;
+    for (let x = -radius; x < w; x++) {
+      if (x + radius < w) run += mask[y * w + x + radius] as number;
+      if (x - radius - 1 >= 0) run -= mask[y * w + x - radius - 1] as number;
+      if (x >= 0) rows[y * w + x] = run > 0 ? 1 : 0;
+    }
+  }
+  const out = new Uint8Array(w * h);
+  for (let x = 0; x < w; x++) {
+    let run = 0;
+    for (let y = -radius; y < h; y++) {
+      if (y + radius < h) run += rows[(y + radius) * w + x] as number;
+      if (y - radius - 1 >= 0) run -= rows[(y - radius - 1) * w + x] as number;
+      if (y >= 0) out[y * w + x] = run > 0 ? 1 : 0;
+    }
+  }
+  return out;
+}

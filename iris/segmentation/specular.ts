@@ -3,7 +3,7 @@
  * a couple of pixels so the glint's blurred halo does not create false edges for the boundary searches.
  */
 import type { GreyImage } from '../types.ts';
-import { fillMissing } from './image-ops.ts';
+import { dilateSquare, fillMissing } from './image-ops.ts';
 
 export const SPECULAR_THRESHOLD = 254;
 /** Glints whose surroundings average at least this bright (skin, sclera glare) are not removed. */
@@ -35,33 +35,7 @@ export function specularMask(image: GreyImage, radius = 2): { mask: Uint8Array; 
     }
     return { mask: out, count };
   }
-  // Separable square dilation via running counts.
-  const tmp = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    let run = 0;
-    for (let x = 0; x < Math.min(radius, w); x++) run += seed[row + x] as number;
-    for (let x = 0; x < w; x++) {
-      const add = x + radius;
-      if (add < w) run += seed[row + add] as number;
-      const drop = x - radius - 1;
-      if (drop >= 0) run -= seed[row + drop] as number;
-      tmp[row + x] = run > 0 ? 1 : 0;
-    }
-  }
-  const out = new Uint8Array(w * h);
-  for (let x = 0; x < w; x++) {
-    let run = 0;
-    for (let y = 0; y < Math.min(radius, h); y++) run += tmp[y * w + x] as number;
-    for (let y = 0; y < h; y++) {
-      const add = y + radius;
-      if (add < h) run += tmp[add * w + x] as number;
-      const drop = y - radius - 1;
-      if (drop >= 0) run -= tmp[drop * w + x] as number;
-      out[y * w + x] = run > 0 ? 1 : 0;
-    }
-  }
-  return { mask: out, count };
+  return { mask: dilateSquare(seed, w, h, radius), count };
 }
 
 /**
