@@ -42,7 +42,12 @@ import { gaussianBlur } from '../synth/fields.ts';
 import { identityOf, LABEL, sessionOf } from '../synth/generate.ts';
 import { hashSeed, Rng } from '../synth/random.ts';
 import type { GreyImage } from '../types.ts';
-import { mostConstricted, syntheticSchedule } from './reflex-capture.ts';
+import {
+  constrictedEnough,
+  mostConstricted,
+  NO_CONSTRICTION_REASON,
+  syntheticSchedule,
+} from './reflex-capture.ts';
 import { type AttackCapture, renderAttack, renderLive } from './render-attack.ts';
 
 export const PATCH_AREAS = [0.05, 0.1, 0.2, 0.3, 0.4] as const;
@@ -83,7 +88,7 @@ interface Judgement {
   maskedFraction: number;
   /** The texture-motion check's share of the iris fixed on the cornea (iris/pad/texture-motion.ts). */
   fixedShare: number;
-  /** The detector's reasons, the texture-motion check's included. */
+  /** The detector's reasons, the texture-motion check's and the pupil reflex's (NO_CONSTRICTION_REASON) included. */
   reasons: string[];
   /** Distances to the enrolment (own for sybil, the victim's for impersonation). */
   wholeHd?: number;
@@ -145,7 +150,8 @@ function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
 /**
  * A capture through the full defence: the frame at rest through the pipeline (with its patch mask and
  * gates) and the detector, the texture-motion check between it and the most constricted frame (whose
- * segmentation must succeed too), and the distances.
+ * segmentation must succeed too), the pupil reflex's two-frame stand-in (constrictedEnough, as the held-out
+ * PAD's whole capture), and the distances.
  */
 async function judge(
   image: GreyImage,
@@ -159,7 +165,11 @@ async function judge(
       { image, segmentation: encoded.segmentation },
       { image: constricted, segmentation: segmentEye(constricted) },
     );
-    const reasons = movesWithPupil(motion) ? pad.reasons : [...pad.reasons, FIXED_TEXTURE_REASON];
+    const reasons = [
+      ...pad.reasons,
+      ...(movesWithPupil(motion) ? [] : [FIXED_TEXTURE_REASON]),
+      ...(constrictedEnough(motion.constriction) ? [] : [NO_CONSTRICTION_REASON]),
+    ];
     return {
       live: reasons.length === 0,
       padScore: pad.score,

@@ -11,6 +11,7 @@
 import {
   CAPTURE_MS,
   livePupilRadius,
+  REFLEX_THRESHOLDS,
   type StimulusPulse,
   stimulusSchedule,
 } from '../../protocol/pupil-reflex.ts';
@@ -18,6 +19,17 @@ import { hashSeed, Rng, type Seed } from '../synth/random.ts';
 import type { IdentityParams, SessionParams } from '../synth/types.ts';
 import type { GreyImage } from '../types.ts';
 import { type AttackKind, type PresentationLabel, renderAttack, renderLive } from './render-attack.ts';
+
+/**
+ * The evaluation's stand-in for the pupil-reflex fit over a whole capture (which would need every frame
+ * rendered): the pupil measured in the most constricted frame is smaller than at rest by at least the fit's
+ * smallest live amplitude. `constriction` is 1 - r_constricted / r_rest (texture-motion.ts measures it).
+ * A print's pupil does not move; neither does the hole of a patch laid over the pupil's margin.
+ */
+export const NO_CONSTRICTION_REASON = 'no_constriction';
+export function constrictedEnough(constriction: number): boolean {
+  return constriction >= REFLEX_THRESHOLDS.minAmplitude;
+}
 
 /** Attacks whose "eye" cannot constrict: a picture of an eye, or a manufactured one. */
 export const NO_REFLEX: readonly AttackKind[] = ['print', 'screen', 'prosthetic'];

@@ -65,12 +65,12 @@ export function markdownReport(r: SuiteReport): string {
   lines.push(
     '## Patch attacks',
     '',
-    '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | refused by pipeline | matched | by parts only | whole only | masked |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | of which pupil reflex | refused by pipeline | matched | by parts only | whole only | masked |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const s of r.patches) {
     lines.push(
-      `| ${s.type} | ${s.mode} | ${(100 * s.area).toFixed(0)}% | ${s.trials} | ${pct(s.successes, s.trials)}${upper(s.successes, s.trials)} | ${s.refusedByDetector} | ${s.refusedByMotion} | ${s.refusedByPipeline} | ${s.matched} | ${s.caughtByPartsOnly} | ${s.wholeOnly} | ${(100 * s.meanMaskedFraction).toFixed(1)}% |`,
+      `| ${s.type} | ${s.mode} | ${(100 * s.area).toFixed(0)}% | ${s.trials} | ${pct(s.successes, s.trials)}${upper(s.successes, s.trials)} | ${s.refusedByDetector} | ${s.refusedByMotion} | ${s.refusedByReflex} | ${s.refusedByPipeline} | ${s.matched} | ${s.caughtByPartsOnly} | ${s.wholeOnly} | ${(100 * s.meanMaskedFraction).toFixed(1)}% |`,
     );
   }
   lines.push('', `Enrolments refused: ${r.enrolFailures}. Run time: ${r.seconds} s.`);

@@ -12,6 +12,7 @@ import {
   type TrialOutcome,
   WHITE_BOX_BUDGET,
 } from '../../iris/attacks/patch-trials.ts';
+import { constrictedEnough, NO_CONSTRICTION_REASON } from '../../iris/attacks/reflex-capture.ts';
 import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.ts';
 import type { PackedIrisCode } from '../../iris/matcher.ts';
 import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
@@ -30,7 +31,6 @@ import {
 import { judgedLive, maskedFraction, measured, trainPad } from '../../iris/pad/train-models.ts';
 import type { PresentationFeatures, PresentationSpec } from '../../iris/pad/training-task.ts';
 import { startProgress } from '../../iris/progress.ts';
-import { REFLEX_THRESHOLDS } from '../../protocol/pupil-reflex.ts';
 import { mapInWorkers } from '../../protocol/task-pool.ts';
 
 /** Seeds never used for training (train:pad uses TRAINING_SEED). */
@@ -137,6 +137,8 @@ export interface PatchTrialSummary {
   refusedByDetector: number;
   /** Of those refused by the detector: refused by the texture-motion check (alone or with the frame). */
   refusedByMotion: number;
+  /** Of those refused by the detector: the pupil did not constrict (the reflex stand-in, alone or not). */
+  refusedByReflex: number;
   refusedByPipeline: number;
   matched: number;
   /** Impersonation: whole-template matches that a part of the probe contradicts (not recognised). */
@@ -163,6 +165,7 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       successes: g.filter((o) => o.success).length,
       refusedByDetector: passed.filter((o) => !o.live).length,
       refusedByMotion: passed.filter((o) => o.reasons.includes(FIXED_TEXTURE_REASON)).length,
+      refusedByReflex: passed.filter((o) => o.reasons.includes(NO_CONSTRICTION_REASON)).length,
       refusedByPipeline: g.length - passed.length,
       matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
       wholeOnly: g.filter((o) => o.wholeMatch && !o.recognised).length,
@@ -194,7 +197,7 @@ export function captureSamples(
   const samples = frames.map((frame, k) => {
     const m = motion[k] as MotionOutcome;
     if (m.spec.label !== frame.label) throw new Error(`motion outcome ${k} is for ${m.spec.label}`);
-    const reflex = m.ok && m.constriction >= REFLEX_THRESHOLDS.minAmplitude;
+    const reflex = m.ok && constrictedEnough(m.constriction);
     const moves = m.ok && movesWithPupil(m);
     if (!reflex) count(refusedByReflex, frame.label);
     else if (!moves) count(refusedByMotion, frame.label);
