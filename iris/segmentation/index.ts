@@ -126,9 +126,12 @@ export function segmentEye(image: GreyImage): EyeSegmentation {
     if (hyp) hyps.push(hyp);
     if (hyp && hyp.score >= STRONG_EYE_SCORE && !strong) strong = hyp;
   }
-  let best = chooseHypothesis(hyps);
-  const inner = best && innerPupil(clean, search, best, maxIrisRadius);
-  if (inner) best = inner;
+  // The strongest hypothesis's pupil may be the iris of a dark eye: its dark core joins the hypotheses, and
+  // chooseHypothesis demotes the outer one if the core explains it.
+  const top = hyps.reduce<EyeHypothesis | null>((m, h) => (!m || h.score > m.score ? h : m), null);
+  const core = top && coreHypothesis(clean, search, top, maxIrisRadius);
+  if (core) hyps.push(core);
+  const best = chooseHypothesis(hyps);
   lap('boundaries');
   const lidLine = looksLikeClosedEye(down);
   if (!best || (lidLine && best.score < 0.6 && best.iris.ellipse.a < 0.15 * Math.min(w, h))) {
@@ -323,12 +326,11 @@ function evaluateCandidate(
 }
 
 /**
- * The chosen hypothesis again, when its "pupil" is really the iris of a dark eye: the fitted ellipse holds
- * a concentric core with its own dark-to-bright boundary on at least half the rays, clearly darker than
- * the ring around it, and that core, taken as the pupil, finds its limbus on the fitted "pupil" outline.
- * Null when the pupil is what it seems.
+ * The real pupil inside a fitted "pupil" that is really the iris of a dark eye, as a hypothesis of its own:
+ * a concentric core with its own dark-to-bright boundary on at least MIN_CORE_SUPPORT of the rays, at least
+ * MIN_CORE_STEP darker than the ring around it. Null when there is no such core.
  */
-function innerPupil(
+function coreHypothesis(
   blur: FloatImage,
   specular: Uint8Array,
   hyp: EyeHypothesis,
@@ -343,12 +345,12 @@ function innerPupil(
   const core = interiorStats(blur, specular, fit.ellipse).median;
   const ring = ringMedian(blur, specular, fit.ellipse, pe);
   if (!(ring - core >= MIN_CORE_STEP)) return null;
-  const cand: PupilCandidate = { ...hyp.candidate, ellipse: fit.ellipse, inside: core, ring };
-  const inner = evaluateCandidate(blur, specular, cand, maxIrisRadius);
-  if (!inner || inner.score < MIN_EYE_SCORE) return null;
-  const rp = (pe.a + pe.b) / 2;
-  const ri = (inner.iris.ellipse.a + inner.iris.ellipse.b) / 2;
-  return Math.abs(ri - rp) < 0.15 * rp ? inner : null;
+  return evaluateCandidate(
+    blur,
+    specular,
+    { ...hyp.candidate, ellipse: fit.ellipse, inside: core, ring },
+    maxIrisRadius,
+  );
 }
 
 /** Median of the smoothed image between 1.15 x `inner` and 0.9 x `outer` (along rays from inner's centre), glints excluded. */
