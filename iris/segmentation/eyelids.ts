@@ -6,13 +6,15 @@
  * dark-to-bright step. Bands around the pupil and limbus boundaries are left out (their own steps have
  * the same polarity), and a step must reach a fraction of the limbus contrast to count. The column points
  * are fitted with a RANSAC parabola y = c0 + c1 (x - x0) + c2 (x - x0)^2 (image frame, x0 = iris centre);
- * too few consistent points means the lid does not cross the iris.
+ * too few consistent points means the lid does not cross the iris. A fit must then separate skin from iris
+ * all along its length (confirmLid); an upper lid found only on weaker steps
+ * must also hide the limbus beyond it (hidesLimbusBeyond).
  */
 
 import { seededRandom } from '../seeded-random.ts';
 import type { Ellipse } from './geometry.ts';
 import { ellipseRadiusAt, insideEllipse } from './geometry.ts';
-import type { FloatImage } from './image-ops.ts';
+import { type FloatImage, median } from './image-ops.ts';
 
 /** A parabola y = c0 + c1 (x - x0) + c2 (x - x0)^2 in image pixels. */
 export interface Parabola {
@@ -43,6 +45,24 @@ export interface Eyelids {
 }
 
 /**
+ * The step a column's lid point must show, as a share of the limbus step. The upper lid's lash line and
+ * shadow darken the skin just above its margin, so an upper lid low over the iris often steps down by half
+ * the limbus contrast or less (synthetic eyes whose upper lid hides over 10% of the upper iris: with strong
+ * steps alone a fifth of those lids were missed, and their skin and lashes counted as iris). When the strong
+ * steps find no upper lid, a weak pass adds the columns' weaker steps; shading across an iris lines up into
+ * such weak "lids" too, so that fit must also hide the limbus beyond it (hidesLimbusBeyond).
+ */
+const STRONG_STEP_SHARE = 0.6;
+const WEAK_STEP_SHARE = 0.4;
+/** The median skin-to-iris difference, as a share of the limbus step, that confirms a fitted lid. */
+const CONFIRM_STEP_SHARE = 0.3;
+/** Limbus samples (hidesLimbusBeyond): all round, at least this many beyond the lid and on the flanks. */
+const LIMBUS_SAMPLES = 180;
+const MIN_LIMBUS_BEYOND = 8;
+/** Beyond a true lid the limbus step is gone: below this share of the flanks' step. */
+const HIDDEN_LIMBUS_SHARE = 0.5;
+
+/**
  * `limbusStep` is the typical dark-to-bright step at the limbus (grey levels over the same derivative
  * span), used to set the minimum step a lid must show.
  */
@@ -55,7 +75,9 @@ export function findEyelids(
 ): Eyelids {
   const ri = (iris.a + iris.b) / 2;
   const half = Math.max(2, Math.round(ri * 0.025));
-  const minStep = Math.max(8, 0.6 * limbusStep);
+  const strongStep = Math.max(8, STRONG_STEP_SHARE * limbusStep);
+  const upperStep = Math.max(8, WEAK_STEP_SHARE * limbusStep);
+  const confirmStep = Math.max(4, CONFIRM_STEP_SHARE * limbusStep);
   const cols = 48;
   const upX: number[] = [];
   const upY: number[] = [];
@@ -119,39 +141,44 @@ export function findEyelids(
         bestLo = y;
       }
     }
-    if (bestUp >= 0 && bestUpStep >= minStep) {
+    if (bestUp >= 0 && bestUpStep >= upperStep) {
       upX.push(x);
       upY.push(bestUp);
       upW.push(bestUpStep);
     }
-    if (bestLo >= 0 && bestLoStep >= minStep) {
+    if (bestLo >= 0 && bestLoStep >= strongStep) {
       loX.push(x);
       loY.push(bestLo);
       loW.push(bestLoStep);
     }
   }
   const tol = Math.max(2, 0.035 * ri);
-  const upper = fitLid(upX, upY, upW, iris.cx, ri, tol, 1);
+  const strong = upW.map((_, k) => k).filter((k) => (upW[k] as number) >= strongStep);
+  const pick = (values: number[]) => strong.map((k) => values[k] as number);
+  let upper = confirmLid(
+    img,
+    iris,
+    fitLid(pick(upX), pick(upY), pick(upW), iris.cx, ri, tol, 1),
+    1,
+    confirmStep,
+  );
+  if (!upper.parabola && strong.length < upX.length) {
+    // The weak pass: the columns' weaker steps join in, and the fit must also hide the limbus beyond it.
+    const weak = fitLid(upX, upY, upW, iris.cx, ri, tol, 1);
+    const fit = confirmLid(img, iris, weak, 1, confirmStep);
+    if (fit.parabola && hidesLimbusBeyond(img, iris, fit.parabola, 1, confirmStep)) upper = fit;
+  }
   const lower = fitLid(loX, loY, loW, iris.cx, ri, tol, -1);
-  return {
-    upper: confirmLid(img, iris, upper, 1, minStep),
-    lower: confirmLid(img, iris, lower, -1, minStep),
-  };
+  return { upper, lower: confirmLid(img, iris, lower, -1, confirmStep) };
 }
 
 /**
  * A lid must separate two different regions all along its length: beyond it (skin) the image is
- * brighter than on the iris side. Iris texture can line up into a parabola by chance, but the bands on
- * either side of it then look alike. Compares bands 3-8% of the iris radius either side of the curve at
- * 24 places across the iris.
+ * brighter than on the iris side, by `step` at the median. Iris texture can line up into a parabola by
+ * chance, but the bands on either side of it then look alike. Compares bands 3-8% of the iris radius
+ * either side of the curve at 24 places across the iris.
  */
-function confirmLid(
-  img: FloatImage,
-  iris: Ellipse,
-  fit: EyelidFit,
-  sign: number,
-  minStep: number,
-): EyelidFit {
+function confirmLid(img: FloatImage, iris: Ellipse, fit: EyelidFit, sign: number, step: number): EyelidFit {
   const p = fit.parabola;
   if (!p) return fit;
   const ri = (iris.a + iris.b) / 2;
@@ -181,8 +208,51 @@ function confirmLid(
   diffs.sort((a, b) => a - b);
   const med = diffs[diffs.length >> 1] as number;
   const positive = diffs.filter((d) => d > 0).length / diffs.length;
-  if (med >= 0.5 * minStep && positive >= 0.7) return fit;
+  if (med >= step && positive >= 0.7) return fit;
   return { parabola: null, points: fit.points, inliers: fit.inliers, strength: 0 };
+}
+
+/**
+ * Whatever lies beyond a lid is hidden, the iris's own edge included: along the limbus beyond the curve the
+ * step from iris to sclera is gone (skin on both sides). Shading across an iris (brighter above than
+ * below) can line up into a "lid" across it, beyond which the limbus still shows its full step. Compares
+ * the median limbus step beyond the curve with the step on the near side's flanks (within 30 degrees of
+ * the horizontal); true when it cannot tell: too little of the limbus beyond the curve, or flanks that do
+ * not step by `step` themselves (an iris boundary fitted off the limbus).
+ */
+function hidesLimbusBeyond(img: FloatImage, iris: Ellipse, p: Parabola, sign: number, step: number): boolean {
+  const ri = (iris.a + iris.b) / 2;
+  const margin = Math.max(3, 0.04 * ri);
+  const beyond: number[] = [];
+  const flanks: number[] = [];
+  for (let k = 0; k < LIMBUS_SAMPLES; k++) {
+    const phi = (2 * Math.PI * k) / LIMBUS_SAMPLES;
+    const r = ellipseRadiusAt(iris, phi);
+    const c = Math.cos(phi);
+    const s = Math.sin(phi);
+    const side = sign * (iris.cy + r * s - parabolaY(p, iris.cx + r * c));
+    const flank = Math.abs(s) < 0.5;
+    if (side > -margin && !(side > margin && flank)) continue;
+    let inner = 0;
+    let outer = 0;
+    let n = 0;
+    for (let f = 0.03; f <= 0.0601; f += 0.01) {
+      const xi = Math.round(iris.cx + r * (1 - f) * c);
+      const yi = Math.round(iris.cy + r * (1 - f) * s);
+      const xo = Math.round(iris.cx + r * (1 + f) * c);
+      const yo = Math.round(iris.cy + r * (1 + f) * s);
+      if (xi < 0 || yi < 0 || xo < 0 || yo < 0) continue;
+      if (xi >= img.width || xo >= img.width || yi >= img.height || yo >= img.height) continue;
+      inner += img.data[yi * img.width + xi] as number;
+      outer += img.data[yo * img.width + xo] as number;
+      n++;
+    }
+    if (n === 0) continue;
+    (side > margin ? flanks : beyond).push((outer - inner) / n);
+  }
+  if (beyond.length < MIN_LIMBUS_BEYOND || flanks.length < MIN_LIMBUS_BEYOND) return true;
+  const visible = median(flanks);
+  return visible < step || median(beyond) < HIDDEN_LIMBUS_SHARE * visible;
 }
 
 /**

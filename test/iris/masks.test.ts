@@ -96,4 +96,25 @@ describe('segmentation masks against synthetic label maps', () => {
     expect(m.visibleRecall, JSON.stringify(m)).toBeGreaterThan(0.95);
     expect(m.irisRecall, JSON.stringify(m)).toBeGreaterThan(0.93);
   }, 30_000);
+
+  it('finds upper lids low over the iris whose step is weaker than the limbus', () => {
+    // Lash lines darken the skin above these margins: with strong steps only, no upper lid was found and
+    // the lid's skin and lashes counted as iris (visible precision 0.765 and 0.836).
+    for (const [id, s] of [
+      [12, 0],
+      [55, 1],
+    ] as const) {
+      const m = scoreMasks('mask-test', id, s);
+      expect(m.visiblePrecision, JSON.stringify(m)).toBeGreaterThan(0.95);
+      expect(m.visibleRecall, JSON.stringify(m)).toBeGreaterThan(0.93);
+    }
+  }, 30_000);
+
+  it('takes no weak lid from shading across the iris: a lid hides the limbus beyond it', () => {
+    // This iris is brighter above than below; on weak steps that line fits a flat "lid" through the top of
+    // the pupil, which would hide 40% of the iris, but the limbus beyond it still steps to the sclera.
+    const m = scoreMasks('fusion-tune-v1', 82, 0);
+    expect(m.visibleRecall, JSON.stringify(m)).toBeGreaterThan(0.98);
+    expect(m.irisRecall, JSON.stringify(m)).toBeGreaterThan(0.97);
+  }, 30_000);
 });
