@@ -166,7 +166,7 @@ export function findEyelids(
     // The weak pass: the columns' weaker steps join in, and the fit must also hide the limbus beyond it.
     const weak = fitLid(upX, upY, upW, iris.cx, ri, tol, 1);
     const fit = confirmLid(img, iris, weak, 1, confirmStep);
-    if (fit.parabola && hidesLimbusBeyond(img, iris, fit.parabola, 1, confirmStep)) upper = fit;
+    if (fit.parabola && hidesLimbusBeyond(img, iris, fit.parabola, confirmStep)) upper = fit;
   }
   const lower = fitLid(loX, loY, loW, iris.cx, ri, tol, -1);
   return { upper, lower: confirmLid(img, iris, lower, -1, confirmStep) };
@@ -213,14 +213,14 @@ function confirmLid(img: FloatImage, iris: Ellipse, fit: EyelidFit, sign: number
 }
 
 /**
- * Whatever lies beyond a lid is hidden, the iris's own edge included: along the limbus beyond the curve the
- * step from iris to sclera is gone (skin on both sides). Shading across an iris (brighter above than
+ * Whatever lies beyond an upper lid is hidden, the iris's own edge included: along the limbus above the
+ * curve the step from iris to sclera is gone (skin on both sides). Shading across an iris (brighter above than
  * below) can line up into a "lid" across it, beyond which the limbus still shows its full step. Compares
  * the median limbus step beyond the curve with the step on the near side's flanks (within 30 degrees of
  * the horizontal); true when it cannot tell: too little of the limbus beyond the curve, or flanks that do
  * not step by `step` themselves (an iris boundary fitted off the limbus).
  */
-function hidesLimbusBeyond(img: FloatImage, iris: Ellipse, p: Parabola, sign: number, step: number): boolean {
+function hidesLimbusBeyond(img: FloatImage, iris: Ellipse, p: Parabola, step: number): boolean {
   const ri = (iris.a + iris.b) / 2;
   const margin = Math.max(3, 0.04 * ri);
   const beyond: number[] = [];
@@ -230,7 +230,8 @@ function hidesLimbusBeyond(img: FloatImage, iris: Ellipse, p: Parabola, sign: nu
     const r = ellipseRadiusAt(iris, phi);
     const c = Math.cos(phi);
     const s = Math.sin(phi);
-    const side = sign * (iris.cy + r * s - parabolaY(p, iris.cx + r * c));
+    // Below the curve (the near side) when positive.
+    const side = iris.cy + r * s - parabolaY(p, iris.cx + r * c);
     const flank = Math.abs(s) < 0.5;
     if (side > -margin && !(side > margin && flank)) continue;
     let inner = 0;
