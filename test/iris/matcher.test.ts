@@ -13,6 +13,7 @@ import {
   PROBE_PARTS,
   packIrisCode,
   partMatches,
+  RECOGNITION_PART_BITS,
   ROTATIONS,
   recognises,
   rotatePacked,
@@ -783,5 +784,33 @@ describe('part matching (occlusion-tolerant search)', () => {
     expect(matchPacked(patched, packIrisCode(victim)).hdRaw).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
     expect(worstPartHd(patched, packIrisCode(victim), DEFAULT_PART_MATCH.minCommonBits)).toBeGreaterThan(0.4);
     expect(recognises(patched, packIrisCode(victim))).toBe(false);
+  });
+
+  it('lets a part with fewer bits than the duplicate search needs veto a recognition', () => {
+    const random = seededRandom(46);
+    const victim = randomCode(random, 0.95, 0);
+    // The victim's iris over columns 16-115, nothing usable over 0-15 and 116-131 (no shift brings the
+    // patch into the half ring beyond), and only rows 0-1 of the wearer's own iris over 132-255: the half
+    // ring there holds about 1,000 common bits, under the duplicate search's 1,500.
+    const attacker = randomCode(random, 0.95, 0);
+    const code = attacker.code.slice();
+    const mask = attacker.mask.slice();
+    for (let r = 0; r < CODE_ROWS; r++) {
+      for (let c = 0; c < CODE_COLUMNS; c++) {
+        for (let bit = 0; bit < 4; bit++) {
+          const i = (r * CODE_COLUMNS + c) * 4 + bit;
+          if (c >= 16 && c < 116) code[i] = victim.code[i] as number;
+          else if (c < 132 || r >= 2) mask[i] = 0;
+        }
+      }
+    }
+    const patched = packIrisCode({ code, mask });
+    const enrolled = packIrisCode(victim);
+    expect(matchPacked(patched, enrolled).hdRaw).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(worstPartHd(patched, enrolled, DEFAULT_PART_MATCH.minCommonBits)).toBeLessThan(
+      DEFAULT_MATCH_THRESHOLD,
+    );
+    expect(worstPartHd(patched, enrolled, RECOGNITION_PART_BITS)).toBeGreaterThan(0.4);
+    expect(recognises(patched, enrolled)).toBe(false);
   });
 });
