@@ -73,6 +73,21 @@ export function markdownReport(r: SuiteReport): string {
       `| ${s.type} | ${s.mode} | ${(100 * s.area).toFixed(0)}% | ${s.trials} | ${pct(s.successes, s.trials)}${upper(s.successes, s.trials)} | ${s.refusedByDetector} | ${s.refusedByMotion} | ${s.refusedByReflex} | ${s.refusedByPipeline} | ${s.matched} | ${s.caughtByPartsOnly} | ${s.wholeOnly} | ${(100 * s.meanMaskedFraction).toFixed(1)}% |`,
     );
   }
+  if (r.patchSuccesses.length > 0) {
+    lines.push(
+      '',
+      '### Successful patch attacks',
+      '',
+      '| attack | mode | area | person | victim | rendered area | PAD score | masked | fixed share | whole HD | part HD |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    const f = (x: number | undefined, digits = 3) => (x === undefined ? '-' : x.toFixed(digits));
+    for (const o of r.patchSuccesses) {
+      lines.push(
+        `| ${o.type} | ${o.mode} | ${(100 * o.area).toFixed(0)}% | ${o.person} | ${o.victim ?? '-'} | ${(100 * o.renderedArea).toFixed(1)}% | ${f(o.padScore)} | ${(100 * o.maskedFraction).toFixed(1)}% | ${f(o.fixedShare)} | ${f(o.wholeHd)} | ${f(o.partHd)} |`,
+      );
+    }
+  }
   lines.push('', `Enrolments refused: ${r.enrolFailures}. Run time: ${r.seconds} s.`);
   return lines.join('\n');
 }

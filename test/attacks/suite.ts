@@ -216,6 +216,8 @@ export interface SuiteReport {
   padFailures: Record<string, number>;
   leaveOneOut: LeaveOneOut[] | null;
   patches: PatchTrialSummary[];
+  /** Every successful patch attack, to look into. */
+  patchSuccesses: TrialOutcome[];
   enrolFailures: number;
   seconds: number;
 }
@@ -330,6 +332,7 @@ export async function runSuite(
     padFailures,
     leaveOneOut,
     patches: summarizeTrials(outcomes),
+    patchSuccesses: outcomes.filter((o) => o.success),
     enrolFailures: enrolOutcomes.filter((o) => !o.ok).length,
     seconds: Math.round((performance.now() - started) / 1000),
   };
