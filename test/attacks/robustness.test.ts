@@ -69,17 +69,23 @@ describe('patch attacks', () => {
     ]) {
       expect(keys.filter((k) => k === key)).toHaveLength(PATCH_AREAS.length);
     }
+    // The report lists each successful trial, as many as the summaries count.
+    const counted = report.patches.reduce((sum, s) => sum + s.successes, 0);
+    expect(report.patchSuccesses).toHaveLength(counted);
+    expect(report.patchSuccesses.every((o) => o.success)).toBe(true);
   });
 
   it('never issues a second identity to a patched enrolled person (Sybil)', () => {
     for (const s of report.patches.filter((x) => x.type === 'sybil')) {
       expect(s.successes, `${s.mode} at ${s.area}`).toBe(0);
     }
+    expect(report.patchSuccesses.filter((o) => o.type === 'sybil')).toEqual([]);
   });
 
   it('never recognises a patched attacker as the victim (impersonation)', () => {
     for (const s of report.patches.filter((x) => x.type === 'impersonation')) {
       expect(s.successes, `${s.mode} at ${s.area}`).toBe(0);
     }
+    expect(report.patchSuccesses.filter((o) => o.type === 'impersonation')).toEqual([]);
   });
 });
