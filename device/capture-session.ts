@@ -25,7 +25,7 @@
  */
 import type { DeviceKeys } from '../hsm/provisioning.ts';
 import { encodeGreyPng } from '../iris/image-input.ts';
-import type { PadAssessment, PadDetector } from '../iris/pad/detector.ts';
+import { PATCH_REASONS, type PadAssessment, type PadDetector } from '../iris/pad/detector.ts';
 import {
   FIXED_TEXTURE_REASON,
   type MotionFrame,
@@ -192,7 +192,7 @@ export function padLiveness(
     scores.length % 2 === 1
       ? (scores[middle] as number)
       : ((scores[middle - 1] as number) + (scores[middle] as number)) / 2;
-  const patched = verdicts.some((v) => v.reasons.includes('patch_detected'));
+  const patched = verdicts.some((v) => v.reasons.some((r) => PATCH_REASONS.includes(r)));
   return {
     live: score >= LIVE_SCORE && !patched,
     score,

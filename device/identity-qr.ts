@@ -6,7 +6,7 @@
  */
 import jsQR from 'jsqr';
 import QRCode from 'qrcode';
-import { boxBlur3 } from '../iris/segmentation/image-ops.ts';
+import { boxBlur } from '../iris/segmentation/image-ops.ts';
 import type { GreyImage } from '../iris/types.ts';
 import { parseIdentityQrPayload } from '../protocol/identity-qr-payload.ts';
 
@@ -54,7 +54,7 @@ export function readIdentityQr(image: GreyImage): bigint | undefined {
 
 /** The 3 x 3 mean of a grey image (edges repeated), as the RGBA pixels jsqr takes. */
 function smoothedRgba({ width, height, data }: GreyImage): Uint8ClampedArray {
-  const mean = boxBlur3({ width, height, data: Float32Array.from(data) }).data;
+  const mean = boxBlur({ width, height, data: Float32Array.from(data) }, 1).data;
   const rgba = new Uint8ClampedArray(width * height * 4);
   for (let p = 0; p < mean.length; p++) {
     rgba[4 * p] = rgba[4 * p + 1] = rgba[4 * p + 2] = mean[p] as number;

@@ -7,11 +7,13 @@
  *   const pad = await createPadDetector();
  *   const { live, score, reasons, patchFraction } = await pad.assess(image);
  *
- * A frame is live when the frame model's score reaches the threshold and the patch detector masks less than
- * the patch limit of its iris; a patched frame scores 0. Reasons (stable codes, empty for a live frame):
- * `presentation_attack` (the frame model's score is below the threshold), `patch_detected` (the patch
- * detector masks at least the patch limit), or the pipeline's own error code when no eye can be measured
- * (`no_eye_found`, `occluded`, ...): such a frame is never live and scores 0.
+ * A frame is live when the frame model's score reaches the threshold, the patch detector masks less than
+ * the patch limit of its iris, and the sclera beside the limbus is smooth (limbus-cover.ts); a patched frame
+ * scores 0. Reasons (stable codes, empty for a live frame): `presentation_attack` (the frame model's score
+ * is below the threshold), `patch_detected` (the patch detector masks at least the patch limit),
+ * `limbus_covered` (texture beyond the limbus: something lies across the iris's outer edge), or the
+ * pipeline's own error code when no eye can be measured (`no_eye_found`, `occluded`, ...): such a frame is
+ * never live and scores 0.
  */
 import { fileURLToPath } from 'node:url';
 import { IrisgateError } from '../../protocol/errors.ts';
@@ -21,6 +23,7 @@ import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
 import { DETECTOR_FEATURE_NAMES, segmentationFeatures } from './detector-features.ts';
 import { padFeatures } from './features.ts';
+import { LIMBUS_COVERED_REASON, limbusCover, limbusCovered } from './limbus-cover.ts';
 import { assertInputNames, loadMlpModel } from './onnx-mlp.ts';
 import { createPatchMasker, type PatchMaskResult } from './patch-mask.ts';
 
@@ -28,6 +31,9 @@ export const PAD_MODEL_FILE = 'pad.onnx';
 /** pad.onnx metadata keys of the operating threshold and of the patch limit. */
 export const THRESHOLD_KEY = 'operating_threshold';
 export const PATCH_LIMIT_KEY = 'patch_limit';
+export const PATCH_DETECTED_REASON = 'patch_detected';
+/** The reasons that say something lies over the eye: a frame with one is never live and scores 0. */
+export const PATCH_REASONS: readonly string[] = [PATCH_DETECTED_REASON, LIMBUS_COVERED_REASON];
 
 export interface PadAssessment {
   live: boolean;
@@ -85,12 +91,17 @@ export async function createPadDetector(
       ...segmentationFeatures(segmentation),
     ]);
     const frameScore = (await model.predict(row, 1, width))[0] as number;
-    const patched = patch.fraction >= patchLimit;
-    const score = patched ? 0 : frameScore;
     const reasons: string[] = [];
     if (frameScore < threshold) reasons.push('presentation_attack');
-    if (patched) reasons.push('patch_detected');
-    return { live: reasons.length === 0, score, reasons, patchFraction: patch.fraction };
+    if (patch.fraction >= patchLimit) reasons.push(PATCH_DETECTED_REASON);
+    if (limbusCovered(limbusCover(image, segmentation))) reasons.push(LIMBUS_COVERED_REASON);
+    const patched = reasons.some((r) => PATCH_REASONS.includes(r));
+    return {
+      live: reasons.length === 0,
+      score: patched ? 0 : frameScore,
+      reasons,
+      patchFraction: patch.fraction,
+    };
   };
   return {
     threshold,

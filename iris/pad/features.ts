@@ -473,7 +473,7 @@ function histogramMedian(hist: Uint32Array, count: number): number {
 }
 
 /** Whether (x, y) lies between the eyelid margins (a missing lid does not bound). */
-function betweenLids(seg: EyeSegmentation, x: number, y: number): boolean {
+export function betweenLids(seg: EyeSegmentation, x: number, y: number): boolean {
   const { upper, lower } = seg.eyelids;
   if (upper) {
     const d = x - upper.x0;

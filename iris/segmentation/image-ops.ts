@@ -90,26 +90,29 @@ export function fillMissing(data: Float32Array, w: number, h: number): void {
   for (const i of pending) data[i] = 0;
 }
 
-/** 3x3 box filter of a float image (clamped borders). */
-export function boxBlur3(img: FloatImage): FloatImage {
+/**
+ * (2 radius + 1)^2 box filter of a float image (clamped borders); radius 1 is the 3x3 mean. Each output is
+ * the window's sum from left to right (top to bottom) over its width, with no running sums, so the result
+ * does not depend on the scan.
+ */
+export function boxBlur(img: FloatImage, radius: number): FloatImage {
   const { width: w, height: h, data } = img;
   const tmp = new Float32Array(w * h);
   const out = new Float32Array(w * h);
+  const n = 2 * radius + 1;
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let x = 0; x < w; x++) {
-      const a = data[row + (x > 0 ? x - 1 : 0)] as number;
-      const b = data[row + x] as number;
-      const c = data[row + (x < w - 1 ? x + 1 : w - 1)] as number;
-      tmp[row + x] = (a + b + c) / 3;
+      let s = 0;
+      for (let d = -radius; d <= radius; d++) s += data[row + Math.min(w - 1, Math.max(0, x + d))] as number;
+      tmp[row + x] = s / n;
     }
   }
   for (let y = 0; y < h; y++) {
-    const r0 = (y > 0 ? y - 1 : 0) * w;
-    const r1 = y * w;
-    const r2 = (y < h - 1 ? y + 1 : h - 1) * w;
     for (let x = 0; x < w; x++) {
-      out[r1 + x] = ((tmp[r0 + x] as number) + (tmp[r1 + x] as number) + (tmp[r2 + x] as number)) / 3;
+      let s = 0;
+      for (let d = -radius; d <= radius; d++) s += tmp[Math.min(h - 1, Math.max(0, y + d)) * w + x] as number;
+      out[y * w + x] = s / n;
     }
   }
   return { width: w, height: h, data: out };

@@ -30,7 +30,7 @@ import {
   momentEccentricity,
 } from './geometry.ts';
 import type { FloatImage } from './image-ops.ts';
-import { binomialBlur, boxBlur3, downsampleFloat, openClose3 } from './image-ops.ts';
+import { binomialBlur, boxBlur, downsampleFloat, openClose3 } from './image-ops.ts';
 import type { IrisFit } from './iris-boundary.ts';
 import { findIris } from './iris-boundary.ts';
 import { estimateOrientation } from './orientation.ts';
@@ -101,7 +101,7 @@ export function segmentEye(image: GreyImage): EyeSegmentation {
   lap('specular');
   const factor = Math.max(1, Math.round(Math.min(w, h) / 120));
   const down = downsampleFloat(clean, factor, search);
-  const coarse = boxBlur3(openClose3(down));
+  const coarse = boxBlur(openClose3(down), 1);
   lap('preprocess');
 
   const contrast = imageSpread(coarse);

@@ -545,4 +545,10 @@ describe('padLiveness', () => {
     expect(pad.live).toBe(false);
     expect(pad.patchFraction).toBe(0.12);
   });
+
+  it('refuses a covered limbus seen in any frame, as a patch', () => {
+    const pad = padLiveness([verdict(0.9), verdict(0.9, ['limbus_covered']), verdict(0.8)], 0.4);
+    expect(pad.live).toBe(false);
+    expect(pad.reasons).toEqual(['limbus_covered']);
+  });
 });

@@ -1,0 +1,103 @@
+/**
+ * The covered-limbus check (iris/pad/limbus-cover.ts): smooth sclera beside a living eye's limbus, texture
+ * there when a ring of film lies across it, nothing decided where the lids leave no sclera, and the
+ * detector refusing such a frame with its reason.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
+import { readGreyImage } from '../../iris/image-input.ts';
+import { createPadDetector, type PadDetector } from '../../iris/pad/detector.ts';
+import {
+  LIMBUS_COVER_LIMIT,
+  LIMBUS_COVERED_REASON,
+  limbusCover,
+  limbusCovered,
+} from '../../iris/pad/limbus-cover.ts';
+import { segmentEye } from '../../iris/segmentation/index.ts';
+import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
+import { OPEN_IRIS_SAMPLE_EYE } from '../support/shared-data.ts';
+
+const SEED = 'limbus-cover-test';
+
+function eye(id: number) {
+  const identity = identityOf(SEED, id);
+  return { identity, session: sessionOf(SEED, identity, 0) };
+}
+
+/** A ring of random-texture film over the outer iris and the limbus, 40% of the visible iris. */
+function ring(id: number) {
+  return renderAttack({ kind: 'patch-random', ...eye(id), seed: id, patchShape: 'arc', patchFraction: 0.4 });
+}
+
+let detector: PadDetector;
+beforeAll(async () => {
+  detector = await createPadDetector();
+});
+afterAll(() => detector.release());
+
+describe('limbusCover', () => {
+  it('finds smooth sclera beside living eyes', () => {
+    for (const id of [0, 1, 2, 3, 4, 5]) {
+      const { identity, session } = eye(id);
+      const { image } = renderLive(identity, session);
+      const cover = limbusCover(image, segmentEye(image));
+      expect(cover.ratio, `live ${id}`).toBeLessThan(0.6 * LIMBUS_COVER_LIMIT);
+      expect(limbusCovered(cover)).toBe(false);
+    }
+  });
+
+  it("finds smooth sclera beside open-iris's real sample eye", async () => {
+    const image = await readGreyImage(OPEN_IRIS_SAMPLE_EYE);
+    const cover = limbusCover(image, segmentEye(image));
+    expect(cover.sides.right.ratio).toBeLessThan(LIMBUS_COVER_LIMIT);
+    expect(cover.sides.left.ratio).toBeLessThan(LIMBUS_COVER_LIMIT);
+    expect(limbusCovered(cover)).toBe(false);
+  });
+
+  it('finds texture beyond the limbus when a ring made the segmentation take its inner edge', () => {
+    for (const id of [24, 31]) {
+      const capture = ring(id);
+      expect(capture.truth.patch?.crossesLimbus).toBe(true);
+      const seg = segmentEye(capture.image);
+      // The mechanism: the fitted limbus is the ring's inner edge, well inside the true one.
+      expect(seg.irisEllipse.a, `ring ${id}`).toBeLessThan(capture.truth.iris.a - 10);
+      const cover = limbusCover(capture.image, seg);
+      expect(cover.ratio, `ring ${id}`).toBeGreaterThanOrEqual(1.2 * LIMBUS_COVER_LIMIT);
+      expect(limbusCovered(cover)).toBe(true);
+    }
+  });
+
+  it('decides nothing where the lids leave no sclera beside the iris', () => {
+    const { identity, session } = eye(0);
+    const { image } = renderLive(identity, session);
+    const seg = segmentEye(image);
+    const cy = seg.irisEllipse.cy;
+    // Lids 4 px above and below the iris centre: every sample is within their clearance.
+    const closing = {
+      ...seg,
+      eyelids: {
+        upper: { x0: seg.irisEllipse.cx, c0: cy - 4, c1: 0, c2: 0 },
+        lower: { x0: seg.irisEllipse.cx, c0: cy + 4, c1: 0, c2: 0 },
+      },
+    };
+    const cover = limbusCover(image, closing);
+    expect(cover.ratio).toBeNaN();
+    expect(cover.sides.right.beyondSamples).toBe(0);
+    expect(limbusCovered(cover)).toBe(false);
+  });
+});
+
+describe('the detector on a covered limbus', () => {
+  it('refuses the frame with limbus_covered and scores it 0', async () => {
+    const verdict = await detector.assess(ring(31).image);
+    expect(verdict.live).toBe(false);
+    expect(verdict.reasons).toContain(LIMBUS_COVERED_REASON);
+    expect(verdict.score).toBe(0);
+  });
+
+  it('leaves live frames without the reason', async () => {
+    const { identity, session } = eye(1);
+    const verdict = await detector.assess(renderLive(identity, session).image);
+    expect(verdict.reasons).not.toContain(LIMBUS_COVERED_REASON);
+  });
+});
