@@ -15,6 +15,7 @@
  */
 import type { AttackKind } from '../attacks/render-attack.ts';
 import { DETECTOR_FEATURE_NAMES } from './detector-features.ts';
+import { limbusCovered } from './limbus-cover.ts';
 import { type MlpWeights, mlpPredict, trainMlp } from './mlp.ts';
 import { PATCH_BLOCKS, PATCH_FEATURE_COUNT, PATCH_FEATURE_NAMES } from './patch-features.ts';
 import { PATCH_BLOCK_THRESHOLD, patchBlocks } from './patch-mask.ts';
@@ -156,6 +157,7 @@ export function trainPad(
 export function judgedLive(trained: TrainedPad, capture: Measured): boolean {
   return (
     mlpPredict(trained.pad, capture.image) >= trained.threshold &&
-    maskedFraction(capture, blockScores(capture, trained.patch)) < trained.patchLimit
+    maskedFraction(capture, blockScores(capture, trained.patch)) < trained.patchLimit &&
+    !limbusCovered({ ratio: capture.limbusCover })
   );
 }

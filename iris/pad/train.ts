@@ -72,9 +72,15 @@ export async function measurePresentations(
   return measured;
 }
 
-/** The cache file of a training set: its parameters and the feature names the code computes now. */
+/** The cache file of a training set: its parameters and the feature names (and the limbus-cover measure) the code computes now. */
 export function trainingCacheKey(seed: string, identities: number, sessions: number): string {
-  const features = hashSeed(...DETECTOR_FEATURE_NAMES, '|', ...PATCH_FEATURE_NAMES).toString(16);
+  const features = hashSeed(
+    ...DETECTOR_FEATURE_NAMES,
+    '|',
+    ...PATCH_FEATURE_NAMES,
+    '|',
+    'limbus_cover',
+  ).toString(16);
   return `pad-train-${seed}-${identities}x${sessions}-${features}`;
 }
 

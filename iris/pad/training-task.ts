@@ -3,7 +3,7 @@
  * protocol/task-pool.ts): the capture (live or an attack, deterministic by seed, identity and session), its
  * segmentation, rubber sheet, image-level and segmentation features, and the patch detector's block
  * features with each block's ground-truth patch share (from the render's label map, through the same
- * rubber sheet). A capture whose segmentation or quality gates fail is reported with the error's code.
+ * rubber sheet), and the covered-limbus ratio. A capture whose segmentation or quality gates fail is reported with the error's code.
  */
 import { IrisgateError } from '../../protocol/errors.ts';
 import { NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
@@ -19,6 +19,7 @@ import { identityOf, LABEL, type Seed, sessionOf } from '../synth/generate.ts';
 import { hashSeed } from '../synth/random.ts';
 import { segmentationFeatures } from './detector-features.ts';
 import { padFeatures } from './features.ts';
+import { limbusCover } from './limbus-cover.ts';
 import {
   PATCH_BLOCK_COLUMNS,
   PATCH_BLOCK_ROWS,
@@ -48,6 +49,8 @@ export type PresentationFeatures =
       truth: Float32Array;
       /** Usable samples of each active block (to weigh blocks into a masked share of the iris). */
       usable: Uint16Array;
+      /** The covered-limbus ratio (limbus-cover.ts; NaN when undecidable). */
+      limbusCover: number;
     }
   | { spec: PresentationSpec; ok: false; code: string };
 
@@ -109,6 +112,7 @@ export async function run(spec: PresentationSpec): Promise<PresentationFeatures>
       active,
       truth: Float32Array.from(truth),
       usable: Uint16Array.from(usableCounts),
+      limbusCover: limbusCover(capture.image, seg).ratio,
     };
   } catch (error) {
     if (error instanceof IrisgateError) return { spec, ok: false, code: error.code };

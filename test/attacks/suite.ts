@@ -16,6 +16,7 @@ import { constrictedEnough, NO_CONSTRICTION_REASON } from '../../iris/attacks/re
 import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.ts';
 import type { PackedIrisCode } from '../../iris/matcher.ts';
 import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
+import { limbusCovered } from '../../iris/pad/limbus-cover.ts';
 import { type PadReport, type PadSample, summarizePad } from '../../iris/pad/metrics.ts';
 import type { MotionOutcome } from '../../iris/pad/motion-task.ts';
 import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
@@ -91,7 +92,8 @@ export async function scoreWithShippedModels(
       for (let b = 0; b < PATCH_BLOCKS; b++) if (c.active[b]) scores[b] = out[k++] as number;
     }
     const frame = (await pad.predict(c.image, 1, c.image.length))[0] as number;
-    samples.push({ label: c.spec.label, score: maskedFraction(c, scores) >= patchLimit ? 0 : frame });
+    const patched = maskedFraction(c, scores) >= patchLimit || limbusCovered({ ratio: c.limbusCover });
+    samples.push({ label: c.spec.label, score: patched ? 0 : frame });
   }
   await Promise.all([patch.release(), pad.release()]);
   return { samples, threshold };
