@@ -1,7 +1,8 @@
 /**
  * The covered-limbus check (iris/pad/limbus-cover.ts): smooth sclera beside a living eye's limbus, texture
  * there when a ring of film lies across it, nothing decided where the lids leave no sclera, and the
- * detector refusing such a frame with its reason.
+ * detector refusing such a frame with its reason (and the held-out suite, which scores measured features,
+ * doing the same).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
@@ -13,8 +14,10 @@ import {
   limbusCover,
   limbusCovered,
 } from '../../iris/pad/limbus-cover.ts';
+import { run as measurePresentation } from '../../iris/pad/training-task.ts';
 import { segmentEye } from '../../iris/segmentation/index.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
+import { scoreWithShippedModels } from '../attacks/suite.ts';
 import { OPEN_IRIS_SAMPLE_EYE } from '../support/shared-data.ts';
 
 const SEED = 'limbus-cover-test';
@@ -99,5 +102,16 @@ describe('the detector on a covered limbus', () => {
     const { identity, session } = eye(1);
     const verdict = await detector.assess(renderLive(identity, session).image);
     expect(verdict.reasons).not.toContain(LIMBUS_COVERED_REASON);
+  });
+});
+
+describe('the held-out suite on a covered limbus', () => {
+  it('scores a measured frame 0 once its limbus counts as covered, as the detector does', async () => {
+    const live = await measurePresentation({ seed: SEED, identity: 1, session: 0, label: 'live' });
+    if (!live.ok) throw new Error(`live frame refused: ${live.code}`);
+    expect(live.limbusCover).toBeLessThan(LIMBUS_COVER_LIMIT);
+    const { samples } = await scoreWithShippedModels([live, { ...live, limbusCover: LIMBUS_COVER_LIMIT }]);
+    expect(samples[0]?.score).toBeGreaterThan(0);
+    expect(samples[1]?.score).toBe(0);
   });
 });
