@@ -35,6 +35,17 @@ export const PATCH_DETECTED_REASON = 'patch_detected';
 /** The reasons that say something lies over the eye: a frame with one is never live and scores 0. */
 export const PATCH_REASONS: readonly string[] = [PATCH_DETECTED_REASON, LIMBUS_COVERED_REASON];
 
+/**
+ * What lies over the eye, from the patch detector's masked share of the iris and the limbus-cover ratio: the
+ * one rule the detector, the held-out suite and leave-one-type-out (which score measured features) share.
+ */
+export function patchReasons(patchFraction: number, patchLimit: number, limbusCoverRatio: number): string[] {
+  const reasons: string[] = [];
+  if (patchFraction >= patchLimit) reasons.push(PATCH_DETECTED_REASON);
+  if (limbusCovered(limbusCoverRatio)) reasons.push(LIMBUS_COVERED_REASON);
+  return reasons;
+}
+
 export interface PadAssessment {
   live: boolean;
   /** In [0, 1]; higher = more likely live. */
@@ -91,14 +102,11 @@ export async function createPadDetector(
       ...segmentationFeatures(segmentation),
     ]);
     const frameScore = (await model.predict(row, 1, width))[0] as number;
-    const reasons: string[] = [];
-    if (frameScore < threshold) reasons.push('presentation_attack');
-    if (patch.fraction >= patchLimit) reasons.push(PATCH_DETECTED_REASON);
-    if (limbusCovered(limbusCover(image, segmentation))) reasons.push(LIMBUS_COVERED_REASON);
-    const patched = reasons.some((r) => PATCH_REASONS.includes(r));
+    const covered = patchReasons(patch.fraction, patchLimit, limbusCover(image, segmentation).ratio);
+    const reasons = [...(frameScore < threshold ? ['presentation_attack'] : []), ...covered];
     return {
       live: reasons.length === 0,
-      score: patched ? 0 : frameScore,
+      score: covered.length > 0 ? 0 : frameScore,
       reasons,
       patchFraction: patch.fraction,
     };

@@ -33,7 +33,7 @@ export const LIMBUS_COVERED_REASON = 'limbus_covered';
 /** A frame whose ratio reaches this is refused. */
 export const LIMBUS_COVER_LIMIT = 1.0;
 /** Samples a side needs in each region to count. */
-export const MIN_SIDE_SAMPLES = 120;
+const MIN_SIDE_SAMPLES = 120;
 
 const DEG = Math.PI / 180;
 const HALF_SECTOR_DEG = 40;
@@ -60,9 +60,9 @@ export interface LimbusCover {
   sides: { right: LimbusCoverSide; left: LimbusCoverSide };
 }
 
-/** Whether a frame's limbus counts as covered (an undecidable frame does not). */
-export function limbusCovered(cover: Pick<LimbusCover, 'ratio'>): boolean {
-  return cover.ratio >= LIMBUS_COVER_LIMIT;
+/** Whether a frame with this limbus-cover ratio counts as covered (an undecidable frame, NaN, does not). */
+export function limbusCovered(ratio: number): boolean {
+  return ratio >= LIMBUS_COVER_LIMIT;
 }
 
 export function limbusCover(image: GreyImage, seg: EyeSegmentation): LimbusCover {

@@ -14,8 +14,8 @@
  * and never less than MIN_PATCH_LIMIT. The shipped models are then trained on every fold.
  */
 import type { AttackKind } from '../attacks/render-attack.ts';
+import { patchReasons } from './detector.ts';
 import { DETECTOR_FEATURE_NAMES } from './detector-features.ts';
-import { limbusCovered } from './limbus-cover.ts';
 import { type MlpWeights, mlpPredict, trainMlp } from './mlp.ts';
 import { PATCH_BLOCKS, PATCH_FEATURE_COUNT, PATCH_FEATURE_NAMES } from './patch-features.ts';
 import { PATCH_BLOCK_THRESHOLD, patchBlocks } from './patch-mask.ts';
@@ -157,7 +157,10 @@ export function trainPad(
 export function judgedLive(trained: TrainedPad, capture: Measured): boolean {
   return (
     mlpPredict(trained.pad, capture.image) >= trained.threshold &&
-    maskedFraction(capture, blockScores(capture, trained.patch)) < trained.patchLimit &&
-    !limbusCovered({ ratio: capture.limbusCover })
+    patchReasons(
+      maskedFraction(capture, blockScores(capture, trained.patch)),
+      trained.patchLimit,
+      capture.limbusCover,
+    ).length === 0
   );
 }

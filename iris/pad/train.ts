@@ -72,7 +72,10 @@ export async function measurePresentations(
   return measured;
 }
 
-/** The cache file of a training set: its parameters and the feature names (and the limbus-cover measure) the code computes now. */
+/**
+ * The cache file of a training set: its parameters and the names of what the code measures now (the
+ * feature names and the limbus-cover ratio).
+ */
 export function trainingCacheKey(seed: string, identities: number, sessions: number): string {
   const features = hashSeed(
     ...DETECTOR_FEATURE_NAMES,

@@ -3,7 +3,8 @@
  * protocol/task-pool.ts): the capture (live or an attack, deterministic by seed, identity and session), its
  * segmentation, rubber sheet, image-level and segmentation features, and the patch detector's block
  * features with each block's ground-truth patch share (from the render's label map, through the same
- * rubber sheet), and the covered-limbus ratio. A capture whose segmentation or quality gates fail is reported with the error's code.
+ * rubber sheet), and the covered-limbus ratio. A capture whose segmentation or quality gates fail is
+ * reported with the error's code.
  */
 import { IrisgateError } from '../../protocol/errors.ts';
 import { NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';

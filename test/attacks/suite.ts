@@ -15,8 +15,7 @@ import {
 import { constrictedEnough, NO_CONSTRICTION_REASON } from '../../iris/attacks/reflex-capture.ts';
 import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.ts';
 import type { PackedIrisCode } from '../../iris/matcher.ts';
-import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
-import { limbusCovered } from '../../iris/pad/limbus-cover.ts';
+import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, patchReasons, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
 import { type PadReport, type PadSample, summarizePad } from '../../iris/pad/metrics.ts';
 import type { MotionOutcome } from '../../iris/pad/motion-task.ts';
 import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
@@ -92,7 +91,7 @@ export async function scoreWithShippedModels(
       for (let b = 0; b < PATCH_BLOCKS; b++) if (c.active[b]) scores[b] = out[k++] as number;
     }
     const frame = (await pad.predict(c.image, 1, c.image.length))[0] as number;
-    const patched = maskedFraction(c, scores) >= patchLimit || limbusCovered({ ratio: c.limbusCover });
+    const patched = patchReasons(maskedFraction(c, scores), patchLimit, c.limbusCover).length > 0;
     samples.push({ label: c.spec.label, score: patched ? 0 : frame });
   }
   await Promise.all([patch.release(), pad.release()]);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
-import { createPadDetector, type PadDetector } from '../../iris/pad/detector.ts';
+import { createPadDetector, type PadDetector, patchReasons } from '../../iris/pad/detector.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
 
 const SEED = 'pad-detector-test';
@@ -66,6 +66,15 @@ describe('createPadDetector', () => {
       reasons: ['no_eye_found'],
       patchFraction: 0,
     });
+  });
+
+  it('names what lies over the eye: a masked share at the patch limit, a covered limbus, both or neither', () => {
+    expect(patchReasons(0.1, 0.188, 0.5)).toEqual([]);
+    expect(patchReasons(0.188, 0.188, 0.5)).toEqual(['patch_detected']);
+    expect(patchReasons(0.1, 0.188, 1)).toEqual(['limbus_covered']);
+    expect(patchReasons(0.3, 0.188, 2)).toEqual(['patch_detected', 'limbus_covered']);
+    // An undecidable limbus (no sclera beside the iris) does not refuse.
+    expect(patchReasons(0.1, 0.188, Number.NaN)).toEqual([]);
   });
 
   it('honours an explicit threshold', async () => {
