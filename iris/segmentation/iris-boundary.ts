@@ -101,14 +101,60 @@ export function findIris(
   minRatio = 0.1,
   maxRatio = 0.8,
 ): IrisFit | null {
-  const elliptical = pupil.b / pupil.a < 0.88;
-  const shape: Shape = {
-    cx: pupil.cx,
-    cy: pupil.cy,
-    k: elliptical ? pupil.b / pupil.a : 1,
-    theta: pupil.theta,
+  const circular: Shape = { cx: pupil.cx, cy: pupil.cy, k: 1, theta: pupil.theta };
+  const shapes = [circular];
+  // An elliptical pupil (off-axis gaze) shapes the search; but something dark against the pupil (a patch,
+  // a lash) can distort its fit, so the circular search competes with it on the same score.
+  if (pupil.b / pupil.a < ELLIPTICAL_PUPIL) shapes.unshift({ ...circular, k: pupil.b / pupil.a });
+  let best: ShapeSearch | null = null;
+  for (const shape of shapes) {
+    const rp = shape.k === 1 ? (pupil.a + pupil.b) / 2 : pupil.a;
+    const found = searchShape(img, specular, shape, rp, maxRadius, minRatio, maxRatio);
+    if (found && (!best || found.score > best.score)) best = found;
+  }
+  if (!best) return null;
+  const { fit, shape } = best;
+  return {
+    ellipse: {
+      cx: fit.cx,
+      cy: fit.cy,
+      a: fit.rho,
+      b: fit.rho * shape.k,
+      theta: shape.k === 1 ? 0 : shape.theta,
+    },
+    xs: fit.xs,
+    ys: fit.ys,
+    weights: fit.weights,
+    inlierFraction: fit.inlierFraction,
+    rms: fit.rms,
+    edgeStrength: fit.edgeStrength,
+    irisLevel: best.irisLevel,
+    peakResponse: best.peakResponse,
   };
-  const rp = elliptical ? pupil.a : (pupil.a + pupil.b) / 2;
+}
+
+/** A pupil whose fitted axes are in a smaller ratio than this is taken as elliptical (off-axis gaze). */
+const ELLIPTICAL_PUPIL = 0.88;
+
+/** The best limbus fit found with one search shape, and its hypothesis score. */
+interface ShapeSearch {
+  shape: Shape;
+  fit: RayFit;
+  score: number;
+  irisLevel: number;
+  peakResponse: number;
+}
+
+/** Passes 1-3 in the frame of `shape`, whose major-axis radius at the pupil is `rp`. */
+function searchShape(
+  img: FloatImage,
+  specular: Uint8Array,
+  shape: Shape,
+  rp: number,
+  maxRadius: number,
+  minRatio: number,
+  maxRatio: number,
+): ShapeSearch | null {
   const sMin = 1 / maxRatio;
   const sMax = Math.max(sMin + 0.5, Math.min(1 / minRatio, maxRadius / rp));
 
@@ -213,20 +259,7 @@ export function findIris(
     }
   }
   if (!best) return null;
-  const fit3 = best.fit;
-  const [cx, cy] = [fit3.cx, fit3.cy];
-  const a = fit3.rho;
-  return {
-    ellipse: { cx, cy, a, b: a * shape.k, theta: shape.k === 1 ? 0 : shape.theta },
-    xs: fit3.xs,
-    ys: fit3.ys,
-    weights: fit3.weights,
-    inlierFraction: fit3.inlierFraction,
-    rms: fit3.rms,
-    edgeStrength: fit3.edgeStrength,
-    irisLevel,
-    peakResponse: bestV / used,
-  };
+  return { shape, fit: best.fit, score: best.score, irisLevel, peakResponse: bestV / used };
 }
 
 /** Pass-1 peaks below this fraction of the strongest one are not tried as radius hypotheses. */
