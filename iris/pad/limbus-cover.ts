@@ -7,15 +7,20 @@
  * On rays in the two lateral sectors (+-40 degrees about the eye's axis, where the lids leave sclera on
  * both sides), the band-pass magnitude |fine - coarse| of the frame (a ~1 px blur, a 3x3 grey opening and
  * closing that removes eyelashes, a 3x3 mean; less a further ~3.7 px blur: sensor noise, lashes and smooth
- * shading drop out) is sampled just beyond the fitted limbus (1.12-1.35 of the
- * iris radius, 6 px clear of the lids, no glints) and in the middle of the iris (35-85% of the way out
- * from the pupil boundary). A side's ratio is the median beyond over the median inside; the frame's is the
- * larger over the sides with at least MIN_SIDE_SAMPLES samples in each region.
+ * shading drop out) is sampled just beyond the fitted limbus (1.12-1.35 of the iris radius, 6 px clear of
+ * the lids, no glints) and in the middle of the iris (35-85% of the way out from the pupil boundary). A
+ * side is textured beyond when the band's median over the iris's median reaches 1 (`band`) and so does
+ * its 30th percentile over rays of the per-ray medians, over 0.65 of the iris's median (`rays`): thick
+ * lashes or a lid corner drooping over part of the band raise the first, not the second, while a film that
+ * shrinks the limbus fit has to lie over most of the side. A side's ratio is the smaller of the two, the
+ * frame's the larger over the sides with at least MIN_SIDE_SAMPLES samples in each region.
  *
- * Measured on the tuning seed fusion-tune-v1 (ids 0-599, 1,199 segmented live captures): median 0.21,
- * 99th percentile 0.64; the highest with a correct limbus fit 0.89, and one capture at 1.0 or more (its
- * limbus fit was 191 px against a true 108). Arc patches of 30-40% (ids 0-99): 35 of 193 at 1.0 or more;
- * patches of every shape and 5-40%, ids 0-149: random 33/257, printed 22/270, other-iris 9/297; lenses 7/293.
+ * Measured on the tuning seed fusion-tune-v1, ids 0-599 x 2 sessions (1,194 decidable live captures):
+ * median 0.21, 99th percentile 0.57, highest with a correct limbus fit 0.95; one at 1.0 or more (its
+ * limbus fit was 191 px against a true 108). Patches, ids 0-149 x 2: random 28 of 271 measured at 1.0 or
+ * more, printed 14 of 275, other-iris 7 of 298; arcs of 30-40%, ids 0-99 x 2: 20 of 195; lenses 11 of 290.
+ * (By `band` alone: 32, 16, 8, 22 and 12 of the same; and pad-eval-v1's live capture 95, whose upper lid
+ * droops with its lashes over the band beside the eye's corner, was refused at 1.50; its `rays` is 0.93.)
  * The four ring patches that passed as Sybils in patch-eval-v1 (stop 16) score 1.31-3.32, open-iris's real
  * sample eye 0.66. About 13 ms per 640 x 480 frame on a 2-core development machine.
  * Not caught: a ring over the middle of the iris whose outer edge the segmentation takes for the limbus
@@ -23,7 +28,7 @@
  */
 
 import { ellipseRadiusAt } from '../segmentation/geometry.ts';
-import { binomialBlur, boxBlur, median, openClose3 } from '../segmentation/image-ops.ts';
+import { binomialBlur, boxBlur, median, openClose3, quantile } from '../segmentation/image-ops.ts';
 import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
 import { betweenLids } from './features.ts';
@@ -34,6 +39,10 @@ export const LIMBUS_COVERED_REASON = 'limbus_covered';
 export const LIMBUS_COVER_LIMIT = 1.0;
 /** Samples a side needs in each region to count. */
 const MIN_SIDE_SAMPLES = 120;
+/** `rays`: the RAY_QUANTILE quantile of the medians of rays with MIN_RAY_SAMPLES, over RAY_SHARE_LIMIT. */
+const RAY_QUANTILE = 0.3;
+const RAY_SHARE_LIMIT = 0.65;
+const MIN_RAY_SAMPLES = 5;
 
 const DEG = Math.PI / 180;
 const HALF_SECTOR_DEG = 40;
@@ -48,8 +57,12 @@ const LID_CLEARANCE_PX = 6;
 const COARSE_RADIUS = 4;
 
 export interface LimbusCoverSide {
-  /** Median band-pass beyond the limbus over the median inside the iris (NaN when undecidable). */
+  /** The smaller of `band` and `rays` (NaN when undecidable). */
   ratio: number;
+  /** Median band-pass beyond the limbus over the median inside the iris. */
+  band: number;
+  /** The RAY_QUANTILE quantile of the per-ray medians beyond, over the median inside, over RAY_SHARE_LIMIT. */
+  rays: number;
   beyondSamples: number;
   insideSamples: number;
 }
@@ -77,7 +90,7 @@ export function limbusCover(image: GreyImage, seg: EyeSegmentation): LimbusCover
   const y1 = Math.min(image.height, Math.ceil(ie.cy + reach));
   const w = x1 - x0;
   const h = y1 - y0;
-  const empty = { ratio: Number.NaN, beyondSamples: 0, insideSamples: 0 };
+  const empty = { ratio: Number.NaN, band: Number.NaN, rays: Number.NaN, beyondSamples: 0, insideSamples: 0 };
   if (w < 8 || h < 8) return { ratio: Number.NaN, sides: { right: empty, left: empty } };
   const crop = new Uint8Array(w * h);
   for (let y = 0; y < h; y++)
@@ -95,14 +108,18 @@ export function limbusCover(image: GreyImage, seg: EyeSegmentation): LimbusCover
   };
   const side = (centreDeg: number): LimbusCoverSide => {
     const beyond: number[] = [];
+    const rayMedians: number[] = [];
     const inside: number[] = [];
     for (let a = -HALF_SECTOR_DEG; a <= HALF_SECTOR_DEG; a += ANGLE_STEP_DEG) {
       const phi = seg.orientation + (centreDeg + a) * DEG;
       const c = Math.cos(phi);
       const s = Math.sin(phi);
       const ri = ellipseRadiusAt(ie, phi);
+      const ray: number[] = [];
       for (let f = BEYOND[0]; f <= BEYOND[1]; f += STEP_PX / ri)
-        sample(ie.cx + c * f * ri, ie.cy + s * f * ri, beyond);
+        sample(ie.cx + c * f * ri, ie.cy + s * f * ri, ray);
+      beyond.push(...ray);
+      if (ray.length >= MIN_RAY_SAMPLES) rayMedians.push(median(ray));
       // From the pupil boundary to the limbus along the same direction.
       const rp = ellipseRadiusAt(pe, phi);
       const [px, py] = [pe.cx + c * rp, pe.cy + s * rp];
@@ -114,8 +131,13 @@ export function limbusCover(image: GreyImage, seg: EyeSegmentation): LimbusCover
     }
     const decidable = beyond.length >= MIN_SIDE_SAMPLES && inside.length >= MIN_SIDE_SAMPLES;
     const level = median(inside);
+    const band = decidable && level > 0 ? median(beyond) / level : Number.NaN;
+    const rays =
+      decidable && level > 0 ? quantile(rayMedians, RAY_QUANTILE) / level / RAY_SHARE_LIMIT : Number.NaN;
     return {
-      ratio: decidable && level > 0 ? median(beyond) / level : Number.NaN,
+      ratio: Math.min(band, rays),
+      band,
+      rays,
       beyondSamples: beyond.length,
       insideSamples: inside.length,
     };

@@ -1,6 +1,7 @@
 /**
  * The covered-limbus check (iris/pad/limbus-cover.ts): smooth sclera beside a living eye's limbus, texture
- * there when a ring of film lies across it, nothing decided where the lids leave no sclera, and the
+ * there when a ring of film lies across it, lashes over part of the band not taken for it, nothing decided
+ * where the lids leave no sclera, and the
  * detector refusing such a frame with its reason (and the held-out suite, which scores measured features,
  * doing the same).
  */
@@ -16,7 +17,9 @@ import {
 } from '../../iris/pad/limbus-cover.ts';
 import { run as measurePresentation } from '../../iris/pad/training-task.ts';
 import { segmentEye } from '../../iris/segmentation/index.ts';
+import type { EyeSegmentation } from '../../iris/segmentation/types.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
+import type { GreyImage } from '../../iris/types.ts';
 import { scoreWithShippedModels } from '../attacks/suite.ts';
 import { OPEN_IRIS_SAMPLE_EYE } from '../support/shared-data.ts';
 
@@ -30,6 +33,26 @@ function eye(id: number) {
 /** A ring of random-texture film over the outer iris and the limbus, 40% of the visible iris. */
 function ring(id: number) {
   return renderAttack({ kind: 'patch-random', ...eye(id), seed: id, patchShape: 'arc', patchFraction: 0.4 });
+}
+
+/**
+ * Dark vertical strokes, 4 px wide every 8 px, like lashes hanging over the sclera, across the band beyond
+ * the fitted limbus (1.08-1.4 of its radius) on the right side's rays from 42 degrees above the eye's
+ * axis to 2 degrees below it.
+ */
+function withStrokesBeyondLimbus(image: GreyImage, seg: EyeSegmentation): GreyImage {
+  const { cx, cy, a } = seg.irisEllipse;
+  const data = image.data.slice();
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const r = Math.hypot(x - cx, y - cy) / a;
+      const deg = ((Math.atan2(y - cy, x - cx) - seg.orientation) * 180) / Math.PI;
+      if (r > 1.08 && r < 1.4 && deg > -42 && deg < 2 && x % 8 < 4) {
+        data[y * image.width + x] = Math.max(0, (data[y * image.width + x] as number) - 70);
+      }
+    }
+  }
+  return { ...image, data };
 }
 
 let detector: PadDetector;
@@ -67,6 +90,20 @@ describe('limbusCover', () => {
       const cover = limbusCover(capture.image, seg);
       expect(cover.ratio, `ring ${id}`).toBeGreaterThanOrEqual(1.2 * LIMBUS_COVER_LIMIT);
       expect(limbusCovered(cover.ratio)).toBe(true);
+    }
+  });
+
+  it('is not fooled by lashes or a lid corner over some of the rays beyond the limbus', () => {
+    for (const id of [1, 5]) {
+      const { identity, session } = eye(id);
+      const { image } = renderLive(identity, session);
+      const seg = segmentEye(image);
+      const cover = limbusCover(withStrokesBeyondLimbus(image, seg), seg);
+      // Strokes 4 px wide every 8 px over the upper half of the right side's band: its median is textured...
+      expect(cover.sides.right.band, `live ${id}`).toBeGreaterThanOrEqual(LIMBUS_COVER_LIMIT);
+      // ...but most of its rays are not.
+      expect(cover.sides.right.rays, `live ${id}`).toBeLessThan(0.7 * LIMBUS_COVER_LIMIT);
+      expect(limbusCovered(cover.ratio)).toBe(false);
     }
   });
 
