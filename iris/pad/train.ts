@@ -31,7 +31,7 @@ import { writePadCard } from './pad-card.ts';
 import { PATCH_FEATURE_NAMES } from './patch-features.ts';
 import { PATCH_MASK_MODEL_FILE, PATCH_MASK_OUTPUT } from './patch-mask.ts';
 import { trainPad } from './train-models.ts';
-import type { PresentationFeatures, PresentationSpec } from './training-task.ts';
+import { MEASUREMENT_REVISION, type PresentationFeatures, type PresentationSpec } from './training-task.ts';
 
 export const TRAINING_SEED = 'pad-train-v1';
 const TASK = new URL('./training-task.ts', import.meta.url);
@@ -73,8 +73,8 @@ export async function measurePresentations(
 }
 
 /**
- * The cache file of a training set: its parameters and the names of what the code measures now (the
- * feature names and the limbus-cover ratio).
+ * The cache file of a training set: its parameters, the feature names, and MEASUREMENT_REVISION (what
+ * the names cannot tell: segmentation or limbus-cover changes).
  */
 export function trainingCacheKey(seed: string, identities: number, sessions: number): string {
   const features = hashSeed(
@@ -82,7 +82,7 @@ export function trainingCacheKey(seed: string, identities: number, sessions: num
     '|',
     ...PATCH_FEATURE_NAMES,
     '|',
-    'limbus_cover',
+    MEASUREMENT_REVISION,
   ).toString(16);
   return `pad-train-${seed}-${identities}x${sessions}-${features}`;
 }

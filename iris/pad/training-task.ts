@@ -30,6 +30,13 @@ import {
   patchBlockFeatures,
 } from './patch-features.ts';
 
+/**
+ * Bumped whenever what a presentation measures changes for the same feature names (segmentation, the
+ * limbus-cover ratio), so that cached measurements (train.ts trainingCacheKey) are not reused. 2: the
+ * limbus fit's circular search (b67da9c) and the limbus cover's rays (83986d7).
+ */
+export const MEASUREMENT_REVISION = 'measurement-2';
+
 export interface PresentationSpec {
   seed: Seed;
   identity: number;
