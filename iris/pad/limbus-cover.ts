@@ -59,9 +59,10 @@ const COARSE_RADIUS = 4;
 export interface LimbusCoverSide {
   /** The smaller of `band` and `rays` (NaN when undecidable). */
   ratio: number;
-  /** Median band-pass beyond the limbus over the median inside the iris. */
+  /** Median band-pass beyond the limbus over the median inside the iris (NaN when undecidable). */
   band: number;
-  /** The RAY_QUANTILE quantile of the per-ray medians beyond, over the median inside, over RAY_SHARE_LIMIT. */
+  /** The RAY_QUANTILE quantile of the per-ray medians beyond, over the median inside, over RAY_SHARE_LIMIT
+   * (NaN when undecidable or no ray has MIN_RAY_SAMPLES). */
   rays: number;
   beyondSamples: number;
   insideSamples: number;
@@ -131,16 +132,11 @@ export function limbusCover(image: GreyImage, seg: EyeSegmentation): LimbusCover
     }
     const decidable = beyond.length >= MIN_SIDE_SAMPLES && inside.length >= MIN_SIDE_SAMPLES;
     const level = median(inside);
-    const band = decidable && level > 0 ? median(beyond) / level : Number.NaN;
-    const rays =
-      decidable && level > 0 ? quantile(rayMedians, RAY_QUANTILE) / level / RAY_SHARE_LIMIT : Number.NaN;
-    return {
-      ratio: Math.min(band, rays),
-      band,
-      rays,
-      beyondSamples: beyond.length,
-      insideSamples: inside.length,
-    };
+    const samples = { beyondSamples: beyond.length, insideSamples: inside.length };
+    if (!decidable || !(level > 0)) return { ...empty, ...samples };
+    const band = median(beyond) / level;
+    const rays = quantile(rayMedians, RAY_QUANTILE) / level / RAY_SHARE_LIMIT;
+    return { ratio: Math.min(band, rays), band, rays, ...samples };
   };
   const right = side(0);
   const left = side(180);

@@ -104,7 +104,9 @@ export function findIris(
   const circular: Shape = { cx: pupil.cx, cy: pupil.cy, k: 1, theta: pupil.theta };
   const shapes = [circular];
   // An elliptical pupil (off-axis gaze) shapes the search; but something dark against the pupil (a patch,
-  // a lash) can distort its fit, so the circular search competes with it on the same score.
+  // a lash) can distort its fit, so the circular search competes with it. Each shape's best competes with
+  // the score its own search ranked it by (alternatives to its strongest peak discounted); ties go to the
+  // pupil's shape.
   if (pupil.b / pupil.a < ELLIPTICAL_PUPIL) shapes.unshift({ ...circular, k: pupil.b / pupil.a });
   let best: ShapeSearch | null = null;
   for (const shape of shapes) {
@@ -136,7 +138,7 @@ export function findIris(
 /** A pupil whose fitted axes are in a smaller ratio than this is taken as elliptical (off-axis gaze). */
 const ELLIPTICAL_PUPIL = 0.88;
 
-/** The best limbus fit found with one search shape, and its hypothesis score. */
+/** The best limbus fit found with one search shape, and its score as that search ranked it. */
 interface ShapeSearch {
   shape: Shape;
   fit: RayFit;
