@@ -6,8 +6,10 @@
  *
  * Both eyes of every person go into one gallery and a probe eye is compared with all of them, whatever
  * side either claims: a side label is the device's word, and an attacker who swaps it must not dodge the
- * search. The uniqueness threshold is the raw fractional Hamming distance over 31 rotations, as iris-mpc;
- * each probe eye is also searched by parts (iris/matcher.ts PROBE_PARTS, DEFAULT_PART_MATCH), so an eye
+ * search. The uniqueness threshold is the raw fractional Hamming distance over 31 rotations, as iris-mpc,
+ * searched three times with the probe pre-rolled (iris/matcher.ts UNIQUENESS_ROLLS: -46..+46 columns in
+ * all), so that a head tilted at the second capture does not hide an enrolled eye; each probe eye is also
+ * searched by parts (iris/matcher.ts PROBE_PARTS, DEFAULT_PART_MATCH), so an eye
  * partly covered (a patch the detector missed) still finds its enrolment through the part left clear.
  */
 
@@ -17,6 +19,8 @@ import {
   PACKED_WORDS,
   type PackedIrisCode,
   packIrisCode,
+  rotatePacked,
+  UNIQUENESS_ROLLS,
 } from '../iris/matcher.ts';
 
 import { ShardedGallery } from '../iris/sharded-gallery.ts';
@@ -163,13 +167,15 @@ export class UniquenessIndex {
   ): Promise<Duplicate | undefined> {
     let best: { hdRaw: number; duplicate: Duplicate } | undefined;
     for (const eye of eyes) {
-      const [hit] = await this.gallery.search(this.#pack(eye.template), {
-        threshold: this.threshold,
-        parts: DEFAULT_PART_MATCH,
-        limit: 1,
-        from,
-      });
-      if (hit && (!best || hit.hdRaw < best.hdRaw)) {
+      const probe = this.#pack(eye.template);
+      for (const roll of UNIQUENESS_ROLLS) {
+        const [hit] = await this.gallery.search(roll === 0 ? probe : rotatePacked(probe, roll), {
+          threshold: this.threshold,
+          parts: DEFAULT_PART_MATCH,
+          limit: 1,
+          from,
+        });
+        if (!hit || (best && hit.hdRaw >= best.hdRaw)) continue;
         best = {
           hdRaw: hit.hdRaw,
           duplicate: { memberIndex: this.#owners[hit.index] as number, side: eye.side },

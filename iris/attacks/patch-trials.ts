@@ -26,8 +26,8 @@ import { createIrisEncoder, type IrisEncoder } from '../encoder.ts';
 import {
   DEFAULT_MATCH_THRESHOLD,
   DEFAULT_PART_MATCH,
+  duplicateDistances,
   matchPacked,
-  matchParts,
   type PackedIrisCode,
   packIrisCode,
   recognises,
@@ -90,7 +90,10 @@ interface Judgement {
   fixedShare: number;
   /** The detector's reasons, the texture-motion check's and the pupil reflex's (NO_CONSTRICTION_REASON) included. */
   reasons: string[];
-  /** Distances to the enrolment (own for sybil, the victim's for impersonation). */
+  /**
+   * The duplicate rule's distances to the enrolment (own for sybil, the victim's for impersonation), over
+   * the duplicate search's rolls (iris/matcher.ts duplicateDistances).
+   */
   wholeHd?: number;
   partHd?: number;
   /** The backend's duplicate rule: whole or part match. */
@@ -136,14 +139,11 @@ function person(seed: string, id: number) {
 }
 
 function distances(probe: PackedIrisCode, enrolment: PackedIrisCode) {
-  const wholeHd = matchPacked(probe, enrolment).hdRaw;
-  const partHd = matchParts(probe, enrolment, DEFAULT_PART_MATCH.minCommonBits)?.hdRaw ?? 1;
+  const dup = duplicateDistances(probe, enrolment);
   return {
-    wholeHd,
-    partHd,
-    wholeMatch: wholeHd < DEFAULT_MATCH_THRESHOLD,
+    ...dup,
+    wholeMatch: matchPacked(probe, enrolment).hdRaw < DEFAULT_MATCH_THRESHOLD,
     recognised: recognises(probe, enrolment),
-    duplicate: wholeHd < DEFAULT_MATCH_THRESHOLD || partHd < DEFAULT_PART_MATCH.threshold,
   };
 }
 

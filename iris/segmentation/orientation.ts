@@ -15,7 +15,7 @@
  *    the iris at a plausible distance (1.2 to 5 iris radii), and the axis is within +-25 degrees.
  *
  * Otherwise the orientation is 0 and flagged unreliable (the matcher's +-15 column shift covers
- * +-10.5 degrees of residual roll).
+ * +-21 degrees of residual roll; the duplicate search's pre-rolls +-65: iris/matcher.ts UNIQUENESS_ROLLS).
  */
 import type { Parabola } from './eyelids.ts';
 import type { Ellipse } from './geometry.ts';

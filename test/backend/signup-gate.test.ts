@@ -5,6 +5,7 @@
 import { LeanIMT } from '@zk-kit/lean-imt';
 import { poseidon2 } from 'poseidon-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packIrisCode, rotatePacked, unpackIrisCode } from '../../iris/matcher.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { deviceAuthSigningBytes } from '../../protocol/device-messages.ts';
 import { CODE_COLUMNS, CODE_ROWS, type IrisCode } from '../../protocol/iris-code-layout.ts';
@@ -28,7 +29,6 @@ import {
 import { DATABASE_TARGETS } from '../support/databases.ts';
 
 let seed = 1000;
-/** A new synthetic person (one eye unless asked for two). */
 /** `eye` with its code bits inverted in columns [from, from + width) of every row (a patch showing them flipped). */
 function invertColumns(eye: IrisCode, from: number, width: number): IrisCode {
   const code = Uint8Array.from(eye.code);
@@ -43,6 +43,12 @@ function invertColumns(eye: IrisCode, from: number, width: number): IrisCode {
   return { code, mask: Uint8Array.from(eye.mask) };
 }
 
+/** `eye` seen with the head rolled by `columns` code columns (1.4 degrees each). */
+function rolled(eye: IrisCode, columns: number): IrisCode {
+  return unpackIrisCode(rotatePacked(packIrisCode(eye), columns));
+}
+
+/** A new synthetic person: two eyes. */
 function person(): { left: IrisCode; right: IrisCode } {
   seed += 2;
   return { left: syntheticEye(seed), right: syntheticEye(seed + 1) };
@@ -152,6 +158,10 @@ describe.each(DATABASE_TARGETS)('signup gate on %s', (target) => {
       // A patch over 40% of the iris whose bits are the wearer's own, inverted: the whole template misses
       // (raw FHD about 0.47), the half ring clear of the patch still matches.
       [{ side: 'left', template: invertColumns(recapture(p.left, 5), 40, 102) }],
+      // The head tilted by about 56 or 63 degrees at the second capture: beyond one search's 15 columns,
+      // within the duplicate search's pre-rolls.
+      [{ side: 'left', template: rolled(recapture(p.left, 6), 40) }],
+      [{ side: 'right', template: rolled(recapture(p.right, 7), -45) }],
     ];
     for (const eyes of cases) {
       const { reply } = await signup(eyes);

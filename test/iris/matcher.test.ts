@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_MATCH_THRESHOLD,
   DEFAULT_PART_MATCH,
+  duplicateDistances,
   IrisGallery,
   type MatchResult,
   matchIrisCodes,
@@ -20,6 +21,7 @@ import {
   type SearchHit,
   SHIFT_ORDER,
   shiftScore,
+  UNIQUENESS_ROLLS,
   unpackIrisCode,
   wasmSimdSupported,
   worstPartHd,
@@ -812,5 +814,25 @@ describe('part matching (occlusion-tolerant search)', () => {
     );
     expect(worstPartHd(patched, enrolled, RECOGNITION_PART_BITS)).toBeGreaterThan(0.4);
     expect(recognises(patched, enrolled)).toBe(false);
+  });
+});
+
+describe('the duplicate search', () => {
+  it('finds an eye rolled by up to 46 columns, which one search and recognition do not', () => {
+    expect(UNIQUENESS_ROLLS).toEqual([0, -ROTATIONS, ROTATIONS]);
+    const eye = packIrisCode(randomCode(seededRandom(7)));
+    for (const columns of [16, -16, 31, 40, -46, 46]) {
+      const rolled = rotatePacked(eye, columns);
+      expect(matchPacked(rolled, eye).hdRaw, `${columns}`).toBeGreaterThan(0.4);
+      expect(recognises(rolled, eye)).toBe(false);
+      expect(duplicateDistances(rolled, eye), `${columns}`).toMatchObject({ wholeHd: 0, duplicate: true });
+    }
+    expect(duplicateDistances(eye, eye)).toMatchObject({ wholeHd: 0, partHd: 0, duplicate: true });
+    // Past the last pre-roll's window nothing lines them up.
+    for (const columns of [47, -47]) {
+      const far = duplicateDistances(rotatePacked(eye, columns), eye);
+      expect(far.duplicate).toBe(false);
+      expect(far.wholeHd).toBeGreaterThan(0.4);
+    }
   });
 });
