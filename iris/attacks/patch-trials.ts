@@ -321,12 +321,13 @@ function attackerObjective(
     const patch = await masker.mask(normalized);
     const pad = await detector.assessMeasured(image, { segmentation: seg, normalized, patch });
     if (!pad.live) return pad.score - 10;
-    const d = distances(packIrisCode(await encoder.encode(patch.normalized)), enrolment);
-    return goal === 'evade'
-      ? Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold)
-      : d.recognised
-        ? 1
-        : DEFAULT_MATCH_THRESHOLD - d.wholeHd;
+    const probe = packIrisCode(await encoder.encode(patch.normalized));
+    if (goal === 'match') {
+      // Recognition searches +-15 columns only: so does the impersonator.
+      return recognises(probe, enrolment) ? 1 : DEFAULT_MATCH_THRESHOLD - matchPacked(probe, enrolment).hdRaw;
+    }
+    const d = duplicateDistances(probe, enrolment);
+    return Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold);
   };
 }
 
