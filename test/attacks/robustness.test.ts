@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PATCH_AREAS, type TrialOutcome } from '../../iris/attacks/patch-trials.ts';
 import { ATTACK_KINDS } from '../../iris/attacks/render-attack.ts';
 import { markdownReport } from './eval-attacks.ts';
-import { runSuite, type SuiteReport, type SuiteSize } from './suite.ts';
+import { runSuite, type SuiteReport, type SuiteSize, summarizeTrials } from './suite.ts';
 
 const REDUCED: SuiteSize = {
   padIdentities: 8,
@@ -99,6 +99,31 @@ describe('patch attacks', () => {
     expect(markdown).toContain(
       '| impersonation | victim-texture | 40% | 19 | 20 | 40.0% | 0.998 | 3.2% | 0.100 | 0.224 | 0.145 |',
     );
+  });
+
+  it('counts a duplicate as caught by parts only when no pre-rolled whole template caught it', () => {
+    const trial = (wholeHd: number, partHd: number): TrialOutcome => ({
+      type: 'sybil',
+      mode: 'random',
+      person: 84,
+      area: 0.1,
+      renderedArea: 0.1,
+      success: false,
+      evaluations: 1,
+      live: true,
+      padScore: 0.99,
+      maskedFraction: 0.1,
+      fixedShare: 0.2,
+      reasons: [],
+      wholeHd,
+      partHd,
+      duplicate: true,
+      // One search of 15 columns missed each of them: the head was rolled.
+      wholeMatch: false,
+      recognised: false,
+    });
+    const [summary] = summarizeTrials([trial(0.08, 0.06), trial(0.41, 0.21), trial(0.44, 0.28)]);
+    expect(summary).toMatchObject({ trials: 3, matched: 3, caughtByPartsOnly: 2, successes: 0 });
   });
 
   it('never issues a second identity to a patched enrolled person (Sybil)', () => {

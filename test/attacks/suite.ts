@@ -14,7 +14,7 @@ import {
 } from '../../iris/attacks/patch-trials.ts';
 import { constrictedEnough, NO_CONSTRICTION_REASON } from '../../iris/attacks/reflex-capture.ts';
 import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.ts';
-import type { PackedIrisCode } from '../../iris/matcher.ts';
+import { DEFAULT_MATCH_THRESHOLD, type PackedIrisCode } from '../../iris/matcher.ts';
 import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, patchReasons, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
 import { type PadReport, type PadSample, summarizePad } from '../../iris/pad/metrics.ts';
 import type { MotionOutcome } from '../../iris/pad/motion-task.ts';
@@ -144,7 +144,10 @@ export interface PatchTrialSummary {
   matched: number;
   /** Impersonation: whole-template matches that a part of the probe contradicts (not recognised). */
   wholeOnly: number;
-  /** Part-only duplicates: a whole-template miss caught by a part of the probe. */
+  /**
+   * Part-only duplicates: the whole template missed at every pre-roll of the duplicate search
+   * (iris/matcher.ts duplicateDistances) and a part of the probe caught it.
+   */
   caughtByPartsOnly: number;
   meanMaskedFraction: number;
 }
@@ -170,7 +173,7 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       refusedByPipeline: g.length - passed.length,
       matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
       wholeOnly: g.filter((o) => o.wholeMatch && !o.recognised).length,
-      caughtByPartsOnly: g.filter((o) => o.duplicate && !o.wholeMatch).length,
+      caughtByPartsOnly: g.filter((o) => o.duplicate && !((o.wholeHd ?? 1) < DEFAULT_MATCH_THRESHOLD)).length,
       meanMaskedFraction: passed.reduce((s, o) => s + o.maskedFraction, 0) / Math.max(1, passed.length),
     };
   });
