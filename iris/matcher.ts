@@ -530,7 +530,8 @@ export const UNIQUENESS_ROLLS: readonly number[] = [0, -ROTATIONS, ROTATIONS];
 /**
  * The backend's duplicate rule for one probe against one template, over UNIQUENESS_ROLLS: the lowest
  * whole-template raw HD, the lowest part HD (DEFAULT_PART_MATCH's common bits; 1 when no part has
- * them), and whether either lies under its threshold.
+ * them), and whether either lies under its threshold. Each roll is one count pass and the record the
+ * gallery search keeps (chooseShifts), so this is the search's rule for a gallery of one.
  */
 export function duplicateDistances(
   probe: PackedIrisCode,
@@ -539,10 +540,15 @@ export function duplicateDistances(
   let wholeHd = 1;
   let partHd = 1;
   const rolled = new Uint32Array(PACKED_WORDS);
+  const minCommon = minCommonFor(DEFAULT_PART_MATCH.minCommonBits);
   for (const roll of UNIQUENESS_ROLLS) {
-    rotatePacked(probe, roll, rolled);
-    wholeHd = Math.min(wholeHd, matchPacked(rolled, template).hdRaw);
-    partHd = Math.min(partHd, matchParts(rolled, template, DEFAULT_PART_MATCH.minCommonBits)?.hdRaw ?? 1);
+    const record = chooseShifts(groupCounts(rotatePacked(probe, roll, rolled), template), minCommon);
+    // A lane that took no shift keeps D / N = 1 / 1.
+    for (let lane = 0; lane <= WHOLE; lane++) {
+      const hd = (record[lane] as number) / (record[RECORD_LANES + lane] as number);
+      if (lane === WHOLE) wholeHd = Math.min(wholeHd, hd);
+      else partHd = Math.min(partHd, hd);
+    }
   }
   return {
     wholeHd,
