@@ -501,8 +501,9 @@ export interface SearchOptions {
   from?: number;
   /**
    * Occlusion-tolerant search: also score each part (PROBE_PARTS, in the template's frame) on its own,
-   * and report a template that some part matches below `threshold` at a shift with at least
-   * `minCommonBits` common bits (in the same pass over the gallery as the whole template).
+   * and report a template that some part matches with a partDistance below `threshold`, at its best raw
+   * shift among those with at least `minCommonBits` common bits (in the same pass over the gallery as the
+   * whole template).
    */
   parts?: { threshold: number; minCommonBits: number };
 }
@@ -510,10 +511,33 @@ export interface SearchOptions {
 /** The raw FHD below which two whole templates are the same eye (iris-mpc's threshold). */
 export const DEFAULT_MATCH_THRESHOLD = 0.345;
 /**
- * Part matching's defaults: on the synthetic sets, impostor part distances start at about 0.37 (7,080
- * pairs) while a person's own parts stay below 0.17; a part needs 1,500 common bits to count.
+ * A part's distance on one scale whatever its size: its raw HD h over n common bits, drawn towards
+ * NORM_MEAN by (n / PART_NORM_BITS) ^ PART_NORM_EXPONENT: 0.45 - (0.45 - h) (n / 3,000) ^ 0.4, as open-iris's
+ * normalisation but scaled by a power of the bits, and not floored at 0 (a close match over many bits
+ * scores below 0), so that it still ranks the parts of a genuine pair. A part with
+ * few bits scatters widely: on 1.41M impostor pairs (seed 4712, 400 people x 3 sessions, the best shift
+ * over the duplicate search's rolls), the raw HD that one part lane in 10,000 falls under was 0.30 at
+ * 800-1,000 bits, 0.33 at 1,500-1,800, 0.36 at 2,800-3,200 and 0.39 at 6,000-8,000. Scaled by the
+ * exponent 0.4 (a square root, as Daugman's rescaling assumes, overcorrects: the code's bits are
+ * correlated), those quantiles are 0.356-0.363 at every size, so one threshold holds each part to the same
+ * false-match rate. At 3,000 bits the distance is the raw HD.
  */
-export const DEFAULT_PART_MATCH = { threshold: 0.3, minCommonBits: 1500 } as const;
+export const PART_NORM_BITS = 3000;
+export const PART_NORM_EXPONENT = 0.4;
+
+export function partDistance(hdRaw: number, commonBits: number): number {
+  return NORM_MEAN - (NORM_MEAN - hdRaw) * (commonBits / PART_NORM_BITS) ** PART_NORM_EXPONENT;
+}
+
+/**
+ * Part matching's defaults: a part with at least 1,500 common bits is a hit when its partDistance lies
+ * under 0.28. On the same 1.41M impostor pairs, the lowest part of a pair (every part, the three rolls)
+ * was 0.324 at the least; a normal fit of the tail from quantile 1e-5 to 3e-3 puts 1e-10 of pairs under
+ * 0.282. At a million people (two million eyes) a signup's two eyes then raise about 4e-4 false
+ * duplicates. A person's own parts lie at a median of 0.01 (2,364 genuine pairs). The raw threshold
+ * 0.30 that this replaces let 4.9e-8 of pairs through with one search.
+ */
+export const DEFAULT_PART_MATCH = { threshold: 0.28, minCommonBits: 1500 } as const;
 
 /**
  * The duplicate search's pre-rolls of the probe (columns). A search covers 31 shifts, +-15 columns or
@@ -529,8 +553,8 @@ export const UNIQUENESS_ROLLS: readonly number[] = [0, -ROTATIONS, ROTATIONS];
 
 /**
  * The backend's duplicate rule for one probe against one template, over UNIQUENESS_ROLLS: the lowest
- * whole-template raw HD, the lowest part HD (DEFAULT_PART_MATCH's common bits; 1 when no part has
- * them), and whether either lies under its threshold. Each roll is one count pass and the record the
+ * whole-template raw HD, the lowest partDistance of a part with DEFAULT_PART_MATCH's common bits (1 when
+ * no part has them), and whether either lies under its threshold. Each roll is one count pass and the record the
  * gallery search keeps (chooseShifts), so this is the search's rule for a gallery of one.
  */
 export function duplicateDistances(
@@ -543,11 +567,12 @@ export function duplicateDistances(
   const minCommon = minCommonFor(DEFAULT_PART_MATCH.minCommonBits);
   for (const roll of UNIQUENESS_ROLLS) {
     const record = chooseShifts(groupCounts(rotatePacked(probe, roll, rolled), template), minCommon);
-    // A lane that took no shift keeps D / N = 1 / 1.
-    for (let lane = 0; lane <= WHOLE; lane++) {
-      const hd = (record[lane] as number) / (record[RECORD_LANES + lane] as number);
-      if (lane === WHOLE) wholeHd = Math.min(wholeHd, hd);
-      else partHd = Math.min(partHd, hd);
+    // A lane that took no shift keeps D = N = 1: a part then has no distance.
+    wholeHd = Math.min(wholeHd, (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number));
+    for (let lane = 0; lane < WHOLE; lane++) {
+      const d = record[lane] as number;
+      const n = record[RECORD_LANES + lane] as number;
+      if (d < n) partHd = Math.min(partHd, partDistance(d / n, n));
     }
   }
   return {
@@ -585,8 +610,12 @@ export interface SearchHit {
   hdRaw: number;
   rotation: number;
   commonBits: number;
-  /** For a hit found by a part of the probe only (SearchOptions.parts): the part's name. */
+  /**
+   * For a hit found by a part of the probe only (SearchOptions.parts): the part's name and its
+   * partDistance (hdRaw, rotation and commonBits are the part's too).
+   */
   part?: string;
+  partHd?: number;
 }
 
 export type SearchEngine = 'wasm' | 'js';
@@ -672,11 +701,11 @@ export class IrisGallery {
   }
 
   /**
-   * The templates whose best raw HD over the 31 shifts is below `threshold`, best first (ties: lower
-   * index first), at most `limit` of them. With `parts`, a template the whole misses is also a hit when
-   * a part scores below `parts.threshold` at a shift with enough common bits; it is reported with the
-   * part's best shift and the part's name (the lowest part, the first of PROBE_PARTS on ties). One pass
-   * over the gallery scores the whole and every part.
+   * The templates whose best raw HD over the 31 shifts is below `threshold`, best first by hdRaw (ties:
+   * lower index first), at most `limit` of them. With `parts`, a template the whole misses is also a hit
+   * when a part's partDistance lies below `parts.threshold` at a shift with enough common bits; it is
+   * reported with that part's raw HD, best shift, name and partDistance (the lowest partDistance, the
+   * first of PROBE_PARTS on ties). One pass over the gallery scores the whole and every part.
    */
   search(probe: IrisCode | PackedIrisCode, options: SearchOptions = {}): SearchHit[] {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -684,8 +713,6 @@ export class IrisGallery {
     const from = Math.max(0, options.from ?? 0);
     const threshold = Math.min(options.threshold ?? 1, 1);
     const parts = options.parts;
-    // A part hit needs a shift taken, so a raw HD below 1: thresholds above 1 change nothing.
-    const partThreshold = parts ? Math.min(parts.threshold, 1) : 0;
     // Without parts only the whole lane is read, and minCommon does not touch it.
     const minCommon = parts ? minCommonFor(parts.minCommonBits) : 1;
     const hits: SearchHit[] = [];
@@ -698,28 +725,34 @@ export class IrisGallery {
         const at = RESULTS_OFFSET / 4 + RECORD_INTS * t;
         // The whole (its lane took a shift, so N >= 1, whenever D / N < threshold <= 1).
         let lane = WHOLE;
-        let hdRaw = (ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number);
-        if (!(hdRaw < threshold)) {
+        let partHd = 0;
+        if (!((ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number) < threshold)) {
           if (!parts) continue;
-          // The parts: a lane below 1 took a shift with at least minCommon bits.
+          // The parts: a lane with D < N took a shift with at least minCommon bits.
           lane = -1;
-          hdRaw = partThreshold;
+          partHd = parts.threshold;
           for (let part = 0; part < WHOLE; part++) {
-            const hd = (ints[at + part] as number) / (ints[at + RECORD_LANES + part] as number);
-            if (hd < hdRaw) {
-              hdRaw = hd;
+            const d = ints[at + part] as number;
+            const n = ints[at + RECORD_LANES + part] as number;
+            const distance = d < n ? partDistance(d / n, n) : 1;
+            if (distance < partHd) {
+              partHd = distance;
               lane = part;
             }
           }
           if (lane < 0) continue;
         }
+        const commonBits = ints[at + RECORD_LANES + lane] as number;
         const hit: SearchHit = {
           index: first + t,
-          hdRaw,
+          hdRaw: (ints[at + lane] as number) / commonBits,
           rotation: SHIFT_ORDER[ints[at + 2 * RECORD_LANES + lane] as number] as number,
-          commonBits: ints[at + RECORD_LANES + lane] as number,
+          commonBits,
         };
-        if (lane !== WHOLE) hit.part = (PROBE_PARTS[lane] as { name: string }).name;
+        if (lane !== WHOLE) {
+          hit.part = (PROBE_PARTS[lane] as { name: string }).name;
+          hit.partHd = partHd;
+        }
         hits.push(hit);
       }
     }
@@ -1283,18 +1316,20 @@ export function partMatches(
 }
 
 /**
- * The best part match of a probe against one template (see PROBE_PARTS): the lowest raw HD any part
- * scores at a shift with at least `minCommonBits` common bits (the first part on ties), or undefined when
- * no part has such a shift. The search's part hits are these.
+ * The best part match of a probe against one template (see PROBE_PARTS): the part with the lowest
+ * partDistance at its best raw shift among those with at least `minCommonBits` common bits (the first part
+ * on ties), or undefined when no part has such a shift. The search's part hits are these.
  */
 export function matchParts(
   probe: PackedIrisCode,
   gallery: PackedIrisCode,
   minCommonBits: number,
-): (MatchResult & { part: string }) | undefined {
-  let best: (MatchResult & { part: string }) | undefined;
+): (MatchResult & { part: string; partHd: number }) | undefined {
+  let best: (MatchResult & { part: string; partHd: number }) | undefined;
   for (const result of partMatches(probe, gallery, minCommonBits)) {
-    if (result && (!best || result.hdRaw < best.hdRaw)) best = result;
+    if (!result) continue;
+    const partHd = partDistance(result.hdRaw, result.commonBits);
+    if (!best || partHd < best.partHd) best = { ...result, partHd };
   }
   return best;
 }

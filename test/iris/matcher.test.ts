@@ -11,8 +11,10 @@ import {
   matchPacked,
   matchParts,
   normalizedHd,
+  PART_NORM_BITS,
   PROBE_PARTS,
   packIrisCode,
+  partDistance,
   partMatches,
   RECOGNITION_PART_BITS,
   ROTATIONS,
@@ -448,9 +450,10 @@ function oracleHit(
   if (whole && whole.hdRaw < threshold) {
     return { index, hdRaw: whole.hdRaw, rotation: whole.rotation, commonBits: whole.commonBits };
   }
-  let best: OraclePart | undefined;
+  let best: (OraclePart & { partHd: number }) | undefined;
   for (const part of oracle.slice(0, -1)) {
-    if (part && part.hdRaw < partThreshold && (!best || part.hdRaw < best.hdRaw)) best = part;
+    const partHd = part && partDistance(part.hdRaw, part.commonBits);
+    if (part && partHd !== undefined && partHd < (best?.partHd ?? partThreshold)) best = { ...part, partHd };
   }
   return (
     best && {
@@ -459,6 +462,7 @@ function oracleHit(
       rotation: best.rotation,
       commonBits: best.commonBits,
       part: best.name,
+      partHd: best.partHd,
     }
   );
 }
@@ -625,7 +629,14 @@ describe('parts in the enrolled template frame', () => {
       search.add(g);
       expect(search.search(p)).toEqual([{ index: 0, hdRaw: 0, rotation: 0, commonBits: 64 }]);
       expect(search.search(p, { threshold: 0, parts: DEFAULT_PART_MATCH })).toEqual([
-        { index: 0, hdRaw: 0, rotation: 5, commonBits: 2048, part: 'half-ring-0deg' },
+        {
+          index: 0,
+          hdRaw: 0,
+          rotation: 5,
+          commonBits: 2048,
+          part: 'half-ring-0deg',
+          partHd: partDistance(0, 2048),
+        },
       ]);
     }
   });
@@ -677,9 +688,9 @@ describe('parts in the enrolled template frame', () => {
           return;
         }
         const part = options.parts && matchParts(packedProbe, template, minCommon);
-        if (part && options.parts && part.hdRaw < options.parts.threshold) {
-          const { hdRaw, rotation, commonBits } = part;
-          expected.push({ index, hdRaw, rotation, commonBits, part: part.part });
+        if (part && options.parts && part.partHd < options.parts.threshold) {
+          const { hdRaw, rotation, commonBits, partHd } = part;
+          expected.push({ index, hdRaw, rotation, commonBits, part: part.part, partHd });
         }
       });
       expected.sort((a, b) => a.hdRaw - b.hdRaw || a.index - b.index);
@@ -719,7 +730,7 @@ describe('part matching (occlusion-tolerant search)', () => {
     const hits = gallery.search(probe, { threshold: DEFAULT_MATCH_THRESHOLD, parts: DEFAULT_PART_MATCH });
     expect(hits.map((h) => h.index)).toEqual([index]);
     expect(hits[0]?.part).toMatch(/^half-ring-/);
-    expect(hits[0]?.hdRaw).toBeLessThan(DEFAULT_PART_MATCH.threshold);
+    expect(hits[0]?.partHd).toBeLessThan(DEFAULT_PART_MATCH.threshold);
     const pair = matchParts(packIrisCode(probe), packIrisCode(enrolled), DEFAULT_PART_MATCH.minCommonBits);
     expect(hits[0]).toEqual({
       index,
@@ -727,6 +738,7 @@ describe('part matching (occlusion-tolerant search)', () => {
       rotation: pair?.rotation,
       commonBits: pair?.commonBits,
       part: pair?.part,
+      partHd: pair?.partHd,
     });
   });
 
@@ -763,6 +775,57 @@ describe('part matching (occlusion-tolerant search)', () => {
     const gallery = new IrisGallery();
     gallery.add(enrolled);
     expect(gallery.search(probe, { threshold: 0, parts: DEFAULT_PART_MATCH })).toEqual([]);
+  });
+
+  it('holds a part with few bits to a stricter raw distance than a part with many', () => {
+    // The enrolled eye, fully visible; each probe shows it only over columns 0-127 (the half ring at 0
+    // degrees), with a fixed share of its bits flipped, and a stranger's iris over columns 128-255.
+    const random = seededRandom(48);
+    const enrolled = randomCode(random, 1, 0);
+    const stranger = randomCode(random, 1, 0);
+    const probe = (rows: number, flipped: (i: number) => boolean): IrisCode => {
+      const out = { code: stranger.code.slice(), mask: stranger.mask.slice() };
+      for (let r = 0; r < CODE_ROWS; r++) {
+        for (let c = 0; c < CODE_COLUMNS / 2; c++) {
+          for (let bit = 0; bit < 4; bit++) {
+            const i = (r * CODE_COLUMNS + c) * 4 + bit;
+            out.code[i] = (enrolled.code[i] as number) ^ (flipped(i) ? 1 : 0);
+            out.mask[i] = r < rows ? 1 : 0;
+          }
+        }
+      }
+      return out;
+    };
+    const gallery = new IrisGallery();
+    gallery.add(enrolled);
+    const search = (p: IrisCode) =>
+      gallery.search(p, { threshold: DEFAULT_MATCH_THRESHOLD, parts: DEFAULT_PART_MATCH });
+    // 1,536 common bits at a raw 0.25: under the raw 0.30 of old, but 0.297 on the common scale.
+    const few = search(probe(3, (i) => i % 4 === 0));
+    expect(
+      matchParts(packIrisCode(probe(3, (i) => i % 4 === 0)), packIrisCode(enrolled), 1500),
+    ).toMatchObject({
+      part: 'half-ring-0deg',
+      hdRaw: 0.25,
+      commonBits: 1536,
+    });
+    expect(partDistance(0.25, 1536)).toBeGreaterThan(DEFAULT_PART_MATCH.threshold);
+    expect(few).toEqual([]);
+    // 8,192 common bits at a raw 0.3125, over the raw 0.30 of old: 0.245 on the common scale, a duplicate.
+    const many = search(probe(CODE_ROWS, (i) => i % 16 < 5));
+    expect(many).toEqual([
+      {
+        index: 0,
+        hdRaw: 0.3125,
+        rotation: 0,
+        commonBits: 8192,
+        part: 'half-ring-0deg',
+        partHd: partDistance(0.3125, 8192),
+      },
+    ]);
+    expect(partDistance(0.3125, 8192)).toBeCloseTo(0.245, 3);
+    // At 3,000 bits the common scale is the raw distance.
+    expect(partDistance(0.28, PART_NORM_BITS)).toBeCloseTo(0.28, 12);
   });
 
   it('recognises a person only when every part agrees, not by a patch showing their iris', () => {
@@ -827,7 +890,9 @@ describe('the duplicate search', () => {
       expect(recognises(rolled, eye)).toBe(false);
       expect(duplicateDistances(rolled, eye), `${columns}`).toMatchObject({ wholeHd: 0, duplicate: true });
     }
-    expect(duplicateDistances(eye, eye)).toMatchObject({ wholeHd: 0, partHd: 0, duplicate: true });
+    const self = duplicateDistances(eye, eye);
+    expect(self).toMatchObject({ wholeHd: 0, duplicate: true });
+    expect(self.partHd).toBeLessThan(0);
     // Past the last pre-roll's window nothing lines them up.
     for (const columns of [47, -47]) {
       const far = duplicateDistances(rotatePacked(eye, columns), eye);
