@@ -93,9 +93,10 @@ const SHIFT_INTS = 2 * GROUPS;
  * the roll moves it by at most 15 columns onto the template's frame and keeps its size: if it spans less
  * than 135 degrees of the ring (96 columns), the more than 160 columns left clear hold four whole
  * sectors, a half ring; if it stays in one radial half, the other ring is clear. That part still matches the person's
- * enrolment at the genuine shift: covering an iris cannot buy a second identity. A part holds about half of the bits, so an impostor's
- * part distance spreads about 1.4 times as wide as a whole probe's: the part threshold sits below the
- * whole one.
+ * enrolment at the genuine shift: covering an iris cannot buy a second identity. A part holds a quarter to
+ * a half of the bits, so an impostor's part distance spreads wider than a whole probe's, the more the
+ * fewer its bits: parts are judged by partDistance, which puts every part size on one scale, and its
+ * threshold sits below the whole one.
  */
 export const PROBE_PARTS: ReadonlyArray<{
   name: string;
