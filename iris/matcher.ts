@@ -531,6 +531,16 @@ export function partDistance(hdRaw: number, commonBits: number): number {
 }
 
 /**
+ * A raw HD at or above which no part (at most CODE_BITS common bits) has a partDistance below
+ * `threshold`: the search skips the power for nearly every impostor lane. 1 for thresholds at or above
+ * NORM_MEAN, where the bound would grow as the bits shrink.
+ */
+function partRawBound(threshold: number): number {
+  if (!(threshold < NORM_MEAN)) return 1;
+  return NORM_MEAN - (NORM_MEAN - threshold) * (PART_NORM_BITS / CODE_BITS) ** PART_NORM_EXPONENT + 1e-9;
+}
+
+/**
  * Part matching's defaults: a part with at least 1,500 common bits is a hit when its partDistance lies
  * under 0.28. On the same 1.41M impostor pairs, the lowest part of a pair (every part, the three rolls)
  * was 0.324 at the least; a normal fit of the tail from quantile 1e-5 to 3e-3 puts 1e-10 of pairs under
@@ -716,6 +726,7 @@ export class IrisGallery {
     const parts = options.parts;
     // Without parts only the whole lane is read, and minCommon does not touch it.
     const minCommon = parts ? minCommonFor(parts.minCommonBits) : 1;
+    const partBound = parts ? partRawBound(parts.threshold) : 0;
     const hits: SearchHit[] = [];
     rotateProbe(packed, this.#words, 0);
     const ints = this.#ints;
@@ -735,7 +746,7 @@ export class IrisGallery {
           for (let part = 0; part < WHOLE; part++) {
             const d = ints[at + part] as number;
             const n = ints[at + RECORD_LANES + part] as number;
-            const distance = d < n ? partDistance(d / n, n) : 1;
+            const distance = d < n && d < partBound * n ? partDistance(d / n, n) : 1;
             if (distance < partHd) {
               partHd = distance;
               lane = part;
