@@ -191,17 +191,19 @@ export function shiftScore(
  * with enough bits scores below 1) keeps D = N = 1 at index 0: a part then has no qualifying shift, and
  * the whole scores 1 at rotation 0, as matchIrisCodesNaive. Writes the record [D x 12, N x 12, shift index x 12]
  * (lanes: PROBE_PARTS, the whole, one unused) to `out` at `at`; the WebAssembly kernel writes the same.
- * Products stay below 2^31 (D, N <= 16,384).
+ * Products stay below 2^31 (D, N <= 16,384). With `rotations` below ROTATIONS the counts hold that many
+ * shifts (the screen's SCREEN_SHIFTS), and the shift index is theirs.
  */
 function chooseShifts(
   counts: Int32Array,
   minCommon: number,
   out: Int32Array = new Int32Array(RECORD_INTS),
   at = 0,
+  rotations = ROTATIONS,
 ): Int32Array {
   out.fill(1, at, at + 2 * RECORD_LANES);
   out.fill(0, at + 2 * RECORD_LANES, at + RECORD_INTS);
-  for (let k = 0; k < ROTATIONS; k++) {
+  for (let k = 0; k < rotations; k++) {
     const base = k * SHIFT_INTS;
     for (let lane = 0; lane <= WHOLE; lane++) {
       let d = 0;
@@ -404,15 +406,16 @@ export function rotatePacked(
   return target;
 }
 
-/** The probe rolled by every shift, in SHIFT_ORDER: ROTATIONS x PACKED_WORDS words. */
+/** The probe rolled by every shift of `shifts` (default: SHIFT_ORDER), in order, PACKED_WORDS words each. */
 export function rotateProbe(
   probe: PackedIrisCode,
   target: Uint32Array = new Uint32Array(ROTATIONS * PACKED_WORDS),
   targetOffset = 0,
+  shifts: readonly number[] = SHIFT_ORDER,
 ): Uint32Array {
   checkPacked(probe);
-  for (let k = 0; k < ROTATIONS; k++) {
-    rotatePacked(probe, SHIFT_ORDER[k] as number, target, targetOffset + k * PACKED_WORDS);
+  for (const [k, shift] of shifts.entries()) {
+    rotatePacked(probe, shift, target, targetOffset + k * PACKED_WORDS);
   }
   return target;
 }
@@ -458,16 +461,21 @@ function countGroups(
 }
 
 /**
- * Per-shift group counts ROTATIONS x GROUPS x [D, N], in SHIFT_ORDER: for group 8h + j (see the module
- * comment) D and N over the gallery frame's rows 8h .. 8h+7, columns 32j .. 32j+31.
+ * Per-shift group counts ROTATIONS x GROUPS x [D, N], in SHIFT_ORDER (or those of `shifts`, in order):
+ * for group 8h + j (see the module comment) D and N over the gallery frame's rows 8h .. 8h+7, columns
+ * 32j .. 32j+31.
  */
-export function groupCounts(probe: PackedIrisCode, gallery: PackedIrisCode): Int32Array {
+export function groupCounts(
+  probe: PackedIrisCode,
+  gallery: PackedIrisCode,
+  shifts: readonly number[] = SHIFT_ORDER,
+): Int32Array {
   checkPacked(probe);
   checkPacked(gallery);
   const rotated = new Uint32Array(PACKED_WORDS);
-  const counts = new Int32Array(ROTATIONS * SHIFT_INTS);
-  for (let k = 0; k < ROTATIONS; k++) {
-    rotatePacked(probe, SHIFT_ORDER[k] as number, rotated);
+  const counts = new Int32Array(shifts.length * SHIFT_INTS);
+  for (const [k, shift] of shifts.entries()) {
+    rotatePacked(probe, shift, rotated);
     countGroups(rotated, 0, gallery, 0, counts, k * SHIFT_INTS);
   }
   return counts;
@@ -507,6 +515,12 @@ export interface SearchOptions {
    * whole template).
    */
   parts?: { threshold: number; minCommonBits: number };
+  /**
+   * Screen first (UNIQUENESS_SCREEN): count every template at SCREEN_SHIFTS only, and all 31 shifts only
+   * for those whose whole lies below `threshold` there or (with `parts`) some part's partDistance below
+   * `partThreshold`. The hits are then the full search's among those templates.
+   */
+  screen?: { threshold: number; partThreshold: number };
 }
 
 /** The raw FHD below which two whole templates are the same eye (iris-mpc's threshold). */
@@ -562,11 +576,33 @@ export const DEFAULT_PART_MATCH = { threshold: 0.28, minCommonBits: 1500 } as co
  */
 export const UNIQUENESS_ROLLS: readonly number[] = [0, -ROTATIONS, ROTATIONS];
 
+/** Every third shift in SHIFT_ORDER (0, -3, +3, ..., -15, +15): a screen's 11 of the 31. */
+export const SCREEN_SHIFTS: readonly number[] = SHIFT_ORDER.filter((shift) => shift % 3 === 0);
+
+/**
+ * The screen of the duplicate search's pre-rolled windows (SearchOptions.screen): they cost two of its
+ * three scans, and they are there for a head tilted past what the orientation estimate corrects, not
+ * for every signup. Sampled every third column, a window misses a genuine pair's best shift by at most
+ * one column, where the code has not yet decorrelated. Genuine pairs of seed 4712 (2,364), the grid at
+ * its worst (one column off the best shift): whole raw HD median 0.276, p99 0.346; best partDistance
+ * median 0.215, p99 0.321. Every pair whose whole the full search finds below 0.40 passes whole < 0.42 or
+ * part < 0.36. Random impostor pairs of the same set (398,104) pass it at 7.5e-6. So the outer windows
+ * cost 11 shifts each instead of 31, and a template that passes is counted at all 31 and judged by the
+ * full rule.
+ */
+export const UNIQUENESS_SCREEN = { threshold: 0.42, partThreshold: 0.36 } as const;
+
+/** The screen of the duplicate search at a pre-roll: none at roll 0, UNIQUENESS_SCREEN at the others. */
+export function uniquenessScreen(roll: number): typeof UNIQUENESS_SCREEN | undefined {
+  return roll === 0 ? undefined : UNIQUENESS_SCREEN;
+}
+
 /**
  * The backend's duplicate rule for one probe against one template, over UNIQUENESS_ROLLS: the lowest
  * whole-template raw HD, the lowest partDistance of a part with DEFAULT_PART_MATCH's common bits (1 when
- * no part has them), and whether either lies under its threshold. Each roll is one count pass and the record the
- * gallery search keeps (chooseShifts), so this is the search's rule for a gallery of one.
+ * no part has them), and whether either lies under its threshold. A pre-roll whose screen the template
+ * does not pass adds nothing. Each roll is the count passes and the records the gallery search keeps
+ * (chooseShifts), so this is the search's rule for a gallery of one.
  */
 export function duplicateDistances(
   probe: PackedIrisCode,
@@ -576,15 +612,27 @@ export function duplicateDistances(
   let partHd = 1;
   const rolled = new Uint32Array(PACKED_WORDS);
   const minCommon = minCommonFor(DEFAULT_PART_MATCH.minCommonBits);
-  for (const roll of UNIQUENESS_ROLLS) {
-    const record = chooseShifts(groupCounts(rotatePacked(probe, roll, rolled), template), minCommon);
-    // A lane that took no shift keeps D = N = 1: a part then has no distance.
-    wholeHd = Math.min(wholeHd, (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number));
+  // A lane that took no shift keeps D = N = 1: a part then has no distance.
+  const lanes = (record: Int32Array) => {
+    let part = 1;
     for (let lane = 0; lane < WHOLE; lane++) {
       const d = record[lane] as number;
       const n = record[RECORD_LANES + lane] as number;
-      if (d < n) partHd = Math.min(partHd, partDistance(d / n, n));
+      if (d < n) part = Math.min(part, partDistance(d / n, n));
     }
+    return { whole: (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number), part };
+  };
+  for (const roll of UNIQUENESS_ROLLS) {
+    rotatePacked(probe, roll, rolled);
+    const screen = uniquenessScreen(roll);
+    if (screen) {
+      const counts = groupCounts(rolled, template, SCREEN_SHIFTS);
+      const seen = lanes(chooseShifts(counts, minCommon, undefined, 0, SCREEN_SHIFTS.length));
+      if (!(seen.whole < screen.threshold || seen.part < screen.partThreshold)) continue;
+    }
+    const full = lanes(chooseShifts(groupCounts(rolled, template), minCommon));
+    wholeHd = Math.min(wholeHd, full.whole);
+    partHd = Math.min(partHd, full.part);
   }
   return {
     wholeHd,
@@ -648,6 +696,69 @@ const TEMPLATE_BYTES = PACKED_WORDS * 4;
 /** wasm32 addresses 4 GiB; V8 caps a memory at 65,536 pages. */
 const MAX_TEMPLATES = Math.floor((65_536 * PAGE_BYTES - GALLERY_OFFSET) / TEMPLATE_BYTES);
 
+/** What makes a record a hit: the whole's raw threshold, and the parts' (SearchOptions.parts), if any. */
+interface LaneRule {
+  threshold: number;
+  parts?: { threshold: number; rawBound: number };
+  /** minCommonBits as the engines compare N with (1 without parts: only the whole lane is read). */
+  minCommon: number;
+}
+
+function laneRule(threshold: number, parts?: { threshold: number; minCommonBits: number }): LaneRule {
+  const whole = Math.min(threshold, 1);
+  if (!parts) return { threshold: whole, minCommon: 1 };
+  return {
+    threshold: whole,
+    parts: { threshold: parts.threshold, rawBound: partRawBound(parts.threshold) },
+    minCommon: minCommonFor(parts.minCommonBits),
+  };
+}
+
+/**
+ * The hit a template's record (at int `at`) makes under `rule`, its shift indices into `shifts`: the whole
+ * if its raw HD lies below the threshold, else the part with the lowest partDistance below the parts'
+ * threshold (the first of PROBE_PARTS on ties), else none.
+ */
+function readHit(
+  ints: Int32Array,
+  at: number,
+  index: number,
+  rule: LaneRule,
+  shifts: readonly number[],
+): SearchHit | undefined {
+  // The whole (its lane took a shift, so N >= 1, whenever D / N < threshold <= 1).
+  let lane = WHOLE;
+  let partHd = 0;
+  if (!((ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number) < rule.threshold)) {
+    if (!rule.parts) return undefined;
+    // The parts: a lane with D < N took a shift with at least minCommon bits.
+    lane = -1;
+    partHd = rule.parts.threshold;
+    for (let part = 0; part < WHOLE; part++) {
+      const d = ints[at + part] as number;
+      const n = ints[at + RECORD_LANES + part] as number;
+      const distance = d < n && d < rule.parts.rawBound * n ? partDistance(d / n, n) : 1;
+      if (distance < partHd) {
+        partHd = distance;
+        lane = part;
+      }
+    }
+    if (lane < 0) return undefined;
+  }
+  const commonBits = ints[at + RECORD_LANES + lane] as number;
+  const hit: SearchHit = {
+    index,
+    hdRaw: (ints[at + lane] as number) / commonBits,
+    rotation: shifts[ints[at + 2 * RECORD_LANES + lane] as number] as number,
+    commonBits,
+  };
+  if (lane !== WHOLE) {
+    hit.part = (PROBE_PARTS[lane] as { name: string }).name;
+    hit.partHd = partHd;
+  }
+  return hit;
+}
+
 /**
  * A gallery of packed templates held in one buffer, searched 1:N by raw fractional Hamming distance over
  * the 31 shifts (the ranking iris-mpc uses). Call matchPacked(probe, gallery.get(hit.index)) for
@@ -661,7 +772,7 @@ export class IrisGallery {
   #buffer: ArrayBuffer;
   #words: Uint32Array;
   #ints: Int32Array;
-  #searchChunk: (galleryOffset: number, count: number, minCommon: number) => void;
+  #searchChunk: (galleryOffset: number, count: number, minCommon: number, rotations: number) => void;
 
   constructor(options: { engine?: SearchEngine; capacity?: number } = {}) {
     this.engine = options.engine ?? (wasmSimdSupported() ? 'wasm' : 'js');
@@ -675,14 +786,16 @@ export class IrisGallery {
         count: number,
         results: number,
         minCommon: number,
+        rotations: number,
       ) => void;
       this.#memory = memory;
       this.#buffer = memory.buffer;
-      this.#searchChunk = (offset, count, minCommon) => search(offset, count, RESULTS_OFFSET, minCommon);
+      this.#searchChunk = (offset, count, minCommon, rotations) =>
+        search(offset, count, RESULTS_OFFSET, minCommon, rotations);
     } else {
       this.#buffer = new ArrayBuffer(bytes);
-      this.#searchChunk = (offset, count, minCommon) =>
-        searchChunkJs(this.#words, this.#ints, offset / 4, count, RESULTS_OFFSET / 4, minCommon);
+      this.#searchChunk = (offset, count, minCommon, rotations) =>
+        searchChunkJs(this.#words, this.#ints, offset / 4, count, RESULTS_OFFSET / 4, minCommon, rotations);
     }
     this.#words = new Uint32Array(this.#buffer);
     this.#ints = new Int32Array(this.#buffer);
@@ -722,54 +835,49 @@ export class IrisGallery {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     const packed = probe instanceof Uint32Array ? probe : packIrisCode(probe);
     const from = Math.max(0, options.from ?? 0);
-    const threshold = Math.min(options.threshold ?? 1, 1);
-    const parts = options.parts;
-    // Without parts only the whole lane is read, and minCommon does not touch it.
-    const minCommon = parts ? minCommonFor(parts.minCommonBits) : 1;
-    const partBound = parts ? partRawBound(parts.threshold) : 0;
+    const rule = laneRule(options.threshold ?? 1, options.parts);
     const hits: SearchHit[] = [];
-    rotateProbe(packed, this.#words, 0);
-    const ints = this.#ints;
-    for (let first = from; first < this.#size; first += CHUNK_TEMPLATES) {
-      const count = Math.min(CHUNK_TEMPLATES, this.#size - first);
-      this.#searchChunk(GALLERY_OFFSET + first * TEMPLATE_BYTES, count, minCommon);
-      for (let t = 0; t < count; t++) {
-        const at = RESULTS_OFFSET / 4 + RECORD_INTS * t;
-        // The whole (its lane took a shift, so N >= 1, whenever D / N < threshold <= 1).
-        let lane = WHOLE;
-        let partHd = 0;
-        if (!((ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number) < threshold)) {
-          if (!parts) continue;
-          // The parts: a lane with D < N took a shift with at least minCommon bits.
-          lane = -1;
-          partHd = parts.threshold;
-          for (let part = 0; part < WHOLE; part++) {
-            const d = ints[at + part] as number;
-            const n = ints[at + RECORD_LANES + part] as number;
-            const distance = d < n && d < partBound * n ? partDistance(d / n, n) : 1;
-            if (distance < partHd) {
-              partHd = distance;
-              lane = part;
-            }
-          }
-          if (lane < 0) continue;
-        }
-        const commonBits = ints[at + RECORD_LANES + lane] as number;
-        const hit: SearchHit = {
-          index: first + t,
-          hdRaw: (ints[at + lane] as number) / commonBits,
-          rotation: SHIFT_ORDER[ints[at + 2 * RECORD_LANES + lane] as number] as number,
-          commonBits,
-        };
-        if (lane !== WHOLE) {
-          hit.part = (PROBE_PARTS[lane] as { name: string }).name;
-          hit.partHd = partHd;
-        }
-        hits.push(hit);
-      }
+    let indices: Iterable<number> | undefined;
+    if (options.screen) {
+      // Every third shift first; only the templates that pass are counted at all 31.
+      const screen = laneRule(
+        options.screen.threshold,
+        options.parts && { ...options.parts, threshold: options.screen.partThreshold },
+      );
+      rotateProbe(packed, this.#words, 0, SCREEN_SHIFTS);
+      const passed: number[] = [];
+      this.#scan(from, this.#size, SCREEN_SHIFTS.length, rule.minCommon, (at, index) => {
+        if (readHit(this.#ints, at, index, screen, SCREEN_SHIFTS)) passed.push(index);
+      });
+      indices = passed;
     }
+    rotateProbe(packed, this.#words, 0);
+    const collect = (at: number, index: number) => {
+      const hit = readHit(this.#ints, at, index, rule, SHIFT_ORDER);
+      if (hit) hits.push(hit);
+    };
+    if (indices === undefined) this.#scan(from, this.#size, ROTATIONS, rule.minCommon, collect);
+    else for (const index of indices) this.#scan(index, index + 1, ROTATIONS, rule.minCommon, collect);
     hits.sort((a, b) => a.hdRaw - b.hdRaw || a.index - b.index);
     return hits.length > limit ? hits.slice(0, limit) : hits;
+  }
+
+  /**
+   * Runs the engine over the templates [first, end) against the first `rotations` rotated probes at
+   * address 0, a chunk at a time, and hands each template's record (its int offset) and index to `visit`.
+   */
+  #scan(
+    first: number,
+    end: number,
+    rotations: number,
+    minCommon: number,
+    visit: (at: number, index: number) => void,
+  ): void {
+    for (let chunk = first; chunk < end; chunk += CHUNK_TEMPLATES) {
+      const count = Math.min(CHUNK_TEMPLATES, end - chunk);
+      this.#searchChunk(GALLERY_OFFSET + chunk * TEMPLATE_BYTES, count, minCommon, rotations);
+      for (let t = 0; t < count; t++) visit(RESULTS_OFFSET / 4 + RECORD_INTS * t, chunk + t);
+    }
   }
 
   #grow(): void {
@@ -802,8 +910,9 @@ function minCommonFor(minCommonBits: number): number {
 }
 
 /**
- * The TypeScript engine: for `count` templates from word `gallery`, against the rotated probe at word 0,
- * writes each template's record (chooseShifts) to `results` (ints, RECORD_INTS per template).
+ * The TypeScript engine: for `count` templates from word `gallery`, against the first `rotations` rotated
+ * probes from word 0, writes each template's record (chooseShifts) to `results` (ints, RECORD_INTS per
+ * template).
  */
 function searchChunkJs(
   words: Uint32Array,
@@ -812,21 +921,23 @@ function searchChunkJs(
   count: number,
   results: number,
   minCommon: number,
+  rotations: number,
 ): void {
-  const counts = new Int32Array(ROTATIONS * SHIFT_INTS);
+  const counts = new Int32Array(rotations * SHIFT_INTS);
   for (let t = 0; t < count; t++) {
     const g = gallery + t * PACKED_WORDS;
-    for (let k = 0; k < ROTATIONS; k++)
+    for (let k = 0; k < rotations; k++)
       countGroups(words, k * PACKED_WORDS, words, g, counts, k * SHIFT_INTS);
-    chooseShifts(counts, minCommon, ints, results + RECORD_INTS * t);
+    chooseShifts(counts, minCommon, ints, results + RECORD_INTS * t, rotations);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The WebAssembly SIMD kernel, assembled here from its instructions (no toolchain needed).
 //
-//   search(gallery, count, results, minCommon): for each of `count` templates at `gallery` (4,096 bytes
-//   apart), for each of the 31 rotated probes at address 0 (4,096 bytes apart, SHIFT_ORDER):
+//   search(gallery, count, results, minCommon, rotations): for each of `count` templates at `gallery`
+//   (4,096 bytes apart), for each of the first `rotations` (1 to 31) rotated probes at address 0 (4,096
+//   bytes apart: SHIFT_ORDER, or the screen's SCREEN_SHIFTS):
 //   - a loop over the 16 groups (g = 8h + j: the j-th 16-byte vector of rows 8h .. 8h+7, the code at byte
 //     (8h + r) * 128 + 16j, the mask 2,048 bytes further; immediate load offsets from the two bases) sums
 //     popcnt((p ^ g) & pm & gm) and popcnt(pm & gm) over the group's 8 rows in two i8x16 byte counters
@@ -973,10 +1084,10 @@ const i32x4Mul = simd(0xb5);
 
 /** Bytes of the module: imports env.memory, exports search. */
 function searchModuleBytes(): Uint8Array {
-  // Parameters 0-3, i32 locals 4-9, then v128 locals.
-  const [gallery, count, results, minCommon] = [0, 1, 2, 3];
-  const [probe, rotation, group, probeAt, templateAt, slot] = [4, 5, 6, 7, 8, 9];
-  let nextLocal = 10;
+  // Parameters 0-4, i32 locals 5-10, then v128 locals.
+  const [gallery, count, results, minCommon, rotations] = [0, 1, 2, 3, 4];
+  const [probe, rotation, group, probeAt, templateAt, slot] = [5, 6, 7, 8, 9, 10];
+  let nextLocal = 11;
   const local = () => nextLocal++;
   const [d8, n8, mask, tmp, dx, nx, take, kVec, minParts, minRest] = Array.from({ length: 10 }, local) as [
     number,
@@ -1235,7 +1346,7 @@ function searchModuleBytes(): Uint8Array {
         i32Const(1),
         i32Add,
         tee(rotation),
-        i32Const(ROTATIONS),
+        get(rotations),
         i32LtU,
         brIf(0),
       ),
@@ -1258,7 +1369,7 @@ function searchModuleBytes(): Uint8Array {
   const code = [
     ...vec([
       [6, I32],
-      [nextLocal - 10, V128],
+      [nextLocal - 11, V128],
     ]),
     ...body,
     0x0b,
@@ -1272,7 +1383,7 @@ function searchModuleBytes(): Uint8Array {
     0x00,
     0x00,
     0x00,
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([])]])), // type 0: (i32 x 4) -> ()
+    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])]])), // type 0: (i32 x 5) -> ()
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])), // memory, min 1 page
     ...section(3, vec([[0x00]])), // function 0 has type 0
     ...section(7, vec([[...name('search'), 0x00, 0x00]])), // export function 0

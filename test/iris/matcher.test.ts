@@ -20,10 +20,12 @@ import {
   ROTATIONS,
   recognises,
   rotatePacked,
+  SCREEN_SHIFTS,
   type SearchHit,
   SHIFT_ORDER,
   shiftScore,
   UNIQUENESS_ROLLS,
+  UNIQUENESS_SCREEN,
   unpackIrisCode,
   wasmSimdSupported,
   worstPartHd,
@@ -877,6 +879,48 @@ describe('part matching (occlusion-tolerant search)', () => {
     );
     expect(worstPartHd(patched, enrolled, RECOGNITION_PART_BITS)).toBeGreaterThan(0.4);
     expect(recognises(patched, enrolled)).toBe(false);
+  });
+});
+
+describe('the screen of the pre-rolled windows', () => {
+  it('counts at every third shift, and all 31 only for the templates that pass', () => {
+    expect(SCREEN_SHIFTS).toEqual([0, -3, 3, -6, 6, -9, 9, -12, 12, -15, 15]);
+    const random = seededRandom(49);
+    const probe = randomCode(random, 0.9, 0);
+    const half = ORACLE_PARTS[2] as OracleSpec;
+    const templates = [
+      // On the screen's grid: found, at the full search's shift.
+      noisy(roll(probe, 9), random, 0.1),
+      // A column off the grid: random codes decorrelate within one column, so the screen drops it.
+      noisy(roll(probe, 10), random, 0.1),
+      // Only a half ring matches (the rest disagrees), on the grid: found by the part.
+      plantedPart(probe, random, -12, half.holds, 0.05, 0.9),
+      plantedPart(probe, random, -13, half.holds, 0.05, 0.9),
+      ...Array.from({ length: 40 }, () => randomCode(random)),
+    ];
+    for (const engine of ['wasm', 'js'] as const) {
+      if (engine === 'wasm' && !wasmSimdSupported()) continue;
+      const gallery = new IrisGallery({ engine });
+      for (const t of templates) gallery.add(t);
+      const options = { threshold: DEFAULT_MATCH_THRESHOLD, parts: DEFAULT_PART_MATCH };
+      const full = gallery.search(probe, options);
+      expect(full.map((h) => h.index).sort()).toEqual([0, 1, 2, 3]);
+      expect(full.find((h) => h.index === 2)).toMatchObject({ part: half.name, rotation: -12 });
+      const screened = gallery.search(probe, { ...options, screen: UNIQUENESS_SCREEN });
+      expect(screened).toEqual(full.filter((h) => h.index === 0 || h.index === 2));
+      expect(gallery.search(probe, { ...options, screen: UNIQUENESS_SCREEN, from: 1 })).toEqual(
+        full.filter((h) => h.index === 2),
+      );
+    }
+    // duplicateDistances screens the pre-rolls the same way: 9 + 31 columns is found, 10 + 31 is not.
+    const eye = packIrisCode(probe);
+    expect(duplicateDistances(rotatePacked(packIrisCode(templates[0] as IrisCode), 31), eye).duplicate).toBe(
+      true,
+    );
+    const offGrid = duplicateDistances(rotatePacked(packIrisCode(templates[1] as IrisCode), 31), eye);
+    // Only roll 0, never screened, was counted: the pre-roll that lines it up within a column was not.
+    expect(offGrid.duplicate).toBe(false);
+    expect(offGrid.wholeHd).toBeGreaterThan(0.45);
   });
 });
 
