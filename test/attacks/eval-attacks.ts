@@ -65,7 +65,7 @@ export function markdownReport(r: SuiteReport): string {
   lines.push(
     '## Patch attacks',
     '',
-    '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | of which pupil reflex | refused by pipeline | matched | by parts only | whole only | masked |',
+    '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | of which pupil reflex | refused by pipeline | matched | live, caught by parts only | whole only | masked |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const s of r.patches) {

@@ -101,8 +101,8 @@ describe('patch attacks', () => {
     );
   });
 
-  it('counts a duplicate as caught by parts only when no pre-rolled whole template caught it', () => {
-    const trial = (wholeHd: number, partHd: number): TrialOutcome => ({
+  it('counts a trial as caught by parts only when it was live and no pre-rolled whole template caught it', () => {
+    const trial = (wholeHd: number, partHd: number, live = true): TrialOutcome => ({
       type: 'sybil',
       mode: 'random',
       person: 84,
@@ -110,7 +110,7 @@ describe('patch attacks', () => {
       renderedArea: 0.1,
       success: false,
       evaluations: 1,
-      live: true,
+      live,
       padScore: 0.99,
       maskedFraction: 0.1,
       fixedShare: 0.2,
@@ -122,8 +122,14 @@ describe('patch attacks', () => {
       wholeMatch: false,
       recognised: false,
     });
-    const [summary] = summarizeTrials([trial(0.08, 0.06), trial(0.41, 0.21), trial(0.44, 0.28)]);
-    expect(summary).toMatchObject({ trials: 3, matched: 3, caughtByPartsOnly: 2, successes: 0 });
+    const [summary] = summarizeTrials([
+      trial(0.08, 0.06),
+      trial(0.41, 0.21),
+      trial(0.44, 0.28),
+      // Refused by PAD anyway: the part lane did not decide it.
+      trial(0.43, 0.2, false),
+    ]);
+    expect(summary).toMatchObject({ trials: 4, matched: 4, caughtByPartsOnly: 2, successes: 0 });
   });
 
   it('never issues a second identity to a patched enrolled person (Sybil)', () => {

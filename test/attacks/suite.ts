@@ -145,8 +145,9 @@ export interface PatchTrialSummary {
   /** Impersonation: whole-template matches that a part of the probe contradicts (not recognised). */
   wholeOnly: number;
   /**
-   * Part-only duplicates: the whole template missed at every pre-roll of the duplicate search
-   * (iris/matcher.ts duplicateDistances) and a part of the probe caught it.
+   * Sybil trials only the part lane stopped: live captures (through the pipeline and the whole PAD)
+   * whose whole template missed at every pre-roll of the duplicate search (iris/matcher.ts
+   * duplicateDistances) and which a part caught. Without part matching each would be a success.
    */
   caughtByPartsOnly: number;
   meanMaskedFraction: number;
@@ -173,7 +174,9 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       refusedByPipeline: g.length - passed.length,
       matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
       wholeOnly: g.filter((o) => o.wholeMatch && !o.recognised).length,
-      caughtByPartsOnly: g.filter((o) => o.duplicate && !((o.wholeHd ?? 1) < DEFAULT_MATCH_THRESHOLD)).length,
+      caughtByPartsOnly: g.filter(
+        (o) => o.live && o.duplicate && !((o.wholeHd ?? 1) < DEFAULT_MATCH_THRESHOLD),
+      ).length,
       meanMaskedFraction: passed.reduce((s, o) => s + o.maskedFraction, 0) / Math.max(1, passed.length),
     };
   });
