@@ -191,19 +191,18 @@ export function shiftScore(
  * with enough bits scores below 1) keeps D = N = 1 at index 0: a part then has no qualifying shift, and
  * the whole scores 1 at rotation 0, as matchIrisCodesNaive. Writes the record [D x 12, N x 12, shift index x 12]
  * (lanes: PROBE_PARTS, the whole, one unused) to `out` at `at`; the WebAssembly kernel writes the same.
- * Products stay below 2^31 (D, N <= 16,384). With `rotations` below ROTATIONS the counts hold that many
- * shifts (the screen's SCREEN_SHIFTS), and the shift index is theirs.
+ * Products stay below 2^31 (D, N <= 16,384). Counts of fewer shifts (the screen's SCREEN_SHIFTS) give a
+ * record whose shift index is theirs.
  */
 function chooseShifts(
   counts: Int32Array,
   minCommon: number,
   out: Int32Array = new Int32Array(RECORD_INTS),
   at = 0,
-  rotations = ROTATIONS,
 ): Int32Array {
   out.fill(1, at, at + 2 * RECORD_LANES);
   out.fill(0, at + 2 * RECORD_LANES, at + RECORD_INTS);
-  for (let k = 0; k < rotations; k++) {
+  for (let k = 0; k < counts.length / SHIFT_INTS; k++) {
     const base = k * SHIFT_INTS;
     for (let lane = 0; lane <= WHOLE; lane++) {
       let d = 0;
@@ -538,7 +537,7 @@ export const DEFAULT_MATCH_THRESHOLD = 0.345;
  * false-match rate. At 3,000 bits the distance is the raw HD.
  */
 export const PART_NORM_BITS = 3000;
-export const PART_NORM_EXPONENT = 0.4;
+const PART_NORM_EXPONENT = 0.4;
 
 export function partDistance(hdRaw: number, commonBits: number): number {
   return NORM_MEAN - (NORM_MEAN - hdRaw) * (commonBits / PART_NORM_BITS) ** PART_NORM_EXPONENT;
@@ -547,7 +546,8 @@ export function partDistance(hdRaw: number, commonBits: number): number {
 /**
  * A raw HD at or above which no part (at most CODE_BITS common bits) has a partDistance below
  * `threshold`: the search skips the power for nearly every impostor lane. 1 for thresholds at or above
- * NORM_MEAN, where the bound would grow as the bits shrink.
+ * NORM_MEAN, where the bound would grow as the bits shrink; 1e-9 above the exact bound, so that rounding
+ * never skips a lane that qualifies.
  */
 function partRawBound(threshold: number): number {
   if (!(threshold < NORM_MEAN)) return 1;
@@ -614,27 +614,16 @@ export function duplicateDistances(
   let partHd = 1;
   const rolled = new Uint32Array(PACKED_WORDS);
   const minCommon = minCommonFor(DEFAULT_PART_MATCH.minCommonBits);
-  // A lane that took no shift keeps D = N = 1: a part then has no distance.
-  const lanes = (record: Int32Array) => {
-    let part = 1;
-    for (let lane = 0; lane < WHOLE; lane++) {
-      const d = record[lane] as number;
-      const n = record[RECORD_LANES + lane] as number;
-      if (d < n) part = Math.min(part, partDistance(d / n, n));
-    }
-    return { whole: (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number), part };
-  };
   for (const roll of UNIQUENESS_ROLLS) {
     rotatePacked(probe, roll, rolled);
     const screen = uniquenessScreen(roll);
     if (screen) {
-      const counts = groupCounts(rolled, template, SCREEN_SHIFTS);
-      const seen = lanes(chooseShifts(counts, minCommon, undefined, 0, SCREEN_SHIFTS.length));
-      if (!(seen.whole < screen.threshold || seen.part < screen.partThreshold)) continue;
+      const seen = chooseShifts(groupCounts(rolled, template, SCREEN_SHIFTS), minCommon);
+      if (!readHit(seen, 0, 0, screenRule(screen, DEFAULT_PART_MATCH), SCREEN_SHIFTS)) continue;
     }
-    const full = lanes(chooseShifts(groupCounts(rolled, template), minCommon));
-    wholeHd = Math.min(wholeHd, full.whole);
-    partHd = Math.min(partHd, full.part);
+    const record = chooseShifts(groupCounts(rolled, template), minCommon);
+    wholeHd = Math.min(wholeHd, (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number));
+    partHd = Math.min(partHd, bestPart(record, 0, 1, 1).partHd);
   }
   return {
     wholeHd,
@@ -716,6 +705,40 @@ function laneRule(threshold: number, parts?: { threshold: number; minCommonBits:
   };
 }
 
+/** The rule of a screen (SearchOptions.screen) for a search with these parts. */
+function screenRule(
+  screen: { threshold: number; partThreshold: number },
+  parts?: { threshold: number; minCommonBits: number },
+): LaneRule {
+  return laneRule(screen.threshold, parts && { ...parts, threshold: screen.partThreshold });
+}
+
+/**
+ * The part lane of a record (at int `at`) with the lowest partDistance under `below` (the first of
+ * PROBE_PARTS on ties), or lane -1 and `below` when none is. A lane with D < N took a shift with at least
+ * the search's common bits; one that took none keeps D = N = 1. Lanes at or over `rawBound` (partRawBound)
+ * are skipped unscored.
+ */
+function bestPart(
+  ints: Int32Array,
+  at: number,
+  below: number,
+  rawBound: number,
+): { lane: number; partHd: number } {
+  let lane = -1;
+  let partHd = below;
+  for (let part = 0; part < WHOLE; part++) {
+    const d = ints[at + part] as number;
+    const n = ints[at + RECORD_LANES + part] as number;
+    const distance = d < n && d < rawBound * n ? partDistance(d / n, n) : 1;
+    if (distance < partHd) {
+      partHd = distance;
+      lane = part;
+    }
+  }
+  return { lane, partHd };
+}
+
 /**
  * The hit a template's record (at int `at`) makes under `rule`, its shift indices into `shifts`: the whole
  * if its raw HD lies below the threshold, else the part with the lowest partDistance below the parts'
@@ -733,18 +756,7 @@ function readHit(
   let partHd = 0;
   if (!((ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number) < rule.threshold)) {
     if (!rule.parts) return undefined;
-    // The parts: a lane with D < N took a shift with at least minCommon bits.
-    lane = -1;
-    partHd = rule.parts.threshold;
-    for (let part = 0; part < WHOLE; part++) {
-      const d = ints[at + part] as number;
-      const n = ints[at + RECORD_LANES + part] as number;
-      const distance = d < n && d < rule.parts.rawBound * n ? partDistance(d / n, n) : 1;
-      if (distance < partHd) {
-        partHd = distance;
-        lane = part;
-      }
-    }
+    ({ lane, partHd } = bestPart(ints, at, rule.parts.threshold, rule.parts.rawBound));
     if (lane < 0) return undefined;
   }
   const commonBits = ints[at + RECORD_LANES + lane] as number;
@@ -839,13 +851,10 @@ export class IrisGallery {
     const from = Math.max(0, options.from ?? 0);
     const rule = laneRule(options.threshold ?? 1, options.parts);
     const hits: SearchHit[] = [];
-    let indices: Iterable<number> | undefined;
+    let indices: number[] | undefined;
     if (options.screen) {
       // Every third shift first; only the templates that pass are counted at all 31.
-      const screen = laneRule(
-        options.screen.threshold,
-        options.parts && { ...options.parts, threshold: options.screen.partThreshold },
-      );
+      const screen = screenRule(options.screen, options.parts);
       rotateProbe(packed, this.#words, 0, SCREEN_SHIFTS);
       const passed: number[] = [];
       this.#scan(from, this.#size, SCREEN_SHIFTS.length, rule.minCommon, (at, index) => {
@@ -930,7 +939,7 @@ function searchChunkJs(
     const g = gallery + t * PACKED_WORDS;
     for (let k = 0; k < rotations; k++)
       countGroups(words, k * PACKED_WORDS, words, g, counts, k * SHIFT_INTS);
-    chooseShifts(counts, minCommon, ints, results + RECORD_INTS * t, rotations);
+    chooseShifts(counts, minCommon, ints, results + RECORD_INTS * t);
   }
 }
 
