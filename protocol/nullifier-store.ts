@@ -15,8 +15,11 @@ export interface SqlClient {
 
 export const DEFAULT_NULLIFIER_TABLE = 'irisgate_nullifiers';
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
-/** PostgreSQL's codes for a concurrent `create table if not exists` that lost the race. */
-const CREATE_RACE = new Set(['23505', '42P07']);
+/**
+ * PostgreSQL's codes for a concurrent `create table if not exists` that lost the race: the table's row
+ * type met in pg_type's unique index (23505) or found by name (42710, type exists), or the table (42P07).
+ */
+const CREATE_RACE = new Set(['23505', '42710', '42P07']);
 
 /**
  * The spent nullifiers in table `table` (default irisgate_nullifiers, created when absent; `schema.table`
