@@ -8,7 +8,7 @@
  * side either claims: a side label is the device's word, and an attacker who swaps it must not dodge the
  * search. The uniqueness threshold is the raw fractional Hamming distance over 31 rotations, as iris-mpc,
  * searched three times with the probe pre-rolled (iris/matcher.ts UNIQUENESS_ROLLS: -46..+46 columns in
- * all; the two outer windows screened at every third shift first, uniquenessScreen), so that a head tilted
+ * all; each window screened at every third shift first, UNIQUENESS_SCREEN), so that a head tilted
  * at the second capture does not hide an enrolled eye; each probe eye is also
  * searched by parts (iris/matcher.ts PROBE_PARTS, DEFAULT_PART_MATCH), so an eye
  * partly covered (a patch the detector missed) still finds its enrolment through the part left clear.
@@ -22,7 +22,7 @@ import {
   packIrisCode,
   rotatePacked,
   UNIQUENESS_ROLLS,
-  uniquenessScreen,
+  UNIQUENESS_SCREEN,
 } from '../iris/matcher.ts';
 
 import { ShardedGallery } from '../iris/sharded-gallery.ts';
@@ -171,13 +171,12 @@ export class UniquenessIndex {
     for (const eye of eyes) {
       const probe = this.#pack(eye.template);
       for (const roll of UNIQUENESS_ROLLS) {
-        const screen = uniquenessScreen(roll);
         const [hit] = await this.gallery.search(roll === 0 ? probe : rotatePacked(probe, roll), {
           threshold: this.threshold,
           parts: DEFAULT_PART_MATCH,
           limit: 1,
           from,
-          ...(screen ? { screen } : {}),
+          screen: UNIQUENESS_SCREEN,
         });
         if (!hit || (best && hit.hdRaw >= best.hdRaw)) continue;
         best = {

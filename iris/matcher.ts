@@ -581,29 +581,28 @@ export const UNIQUENESS_ROLLS: readonly number[] = [0, -ROTATIONS, ROTATIONS];
 export const SCREEN_SHIFTS: readonly number[] = SHIFT_ORDER.filter((shift) => shift % 3 === 0);
 
 /**
- * The screen of the duplicate search's pre-rolled windows (SearchOptions.screen): they cost two of its
- * three scans, and they are there for a head tilted past what the orientation estimate corrects, not
- * for every signup. Sampled every third column, a window misses a genuine pair's best shift by at most
- * one column, where the code has not yet decorrelated. Genuine pairs of seed 4712 (2,364), the grid at
- * its worst (one column off the best shift): whole raw HD median 0.276, p99 0.346; best partDistance
- * median 0.215, p99 0.321. Every pair the full rule finds a duplicate passes whole < 0.42 or part < 0.36
- * (the 8 that do not are not found by the full rule either: whole 0.404-0.478, part 0.335-0.444). Random
- * impostor pairs of the same set (398,104) pass it at 7.5e-6. So the outer windows
- * cost 11 shifts each instead of 31, and a template that passes is counted at all 31 and judged by the
- * full rule.
+ * The duplicate search's screen (SearchOptions.screen), at every pre-roll: each of its three scans counts
+ * every template at SCREEN_SHIFTS first, and all 31 shifts only for the templates that pass. Sampled every
+ * third column, a window misses a genuine pair's best shift by at most one column, where the code has not
+ * yet decorrelated.
+ * - Genuine pairs of seed 4712 (2,364), the grid at its worst (one column off the best shift): whole raw HD
+ *   median 0.276, p99 0.346; best partDistance median 0.215, p99 0.321. The 8 that failed a part screen of
+ *   0.36 were not found by the full rule either (whole 0.404-0.478, part 0.335-0.444).
+ * - Patched returns (patch-tune-v1: 300 people, random patches over 5-40% and none, 1,541 captures the
+ *   pipeline encoded): every one the full rule finds is still found. Of the 25 found by a part alone, the
+ *   closest passes with a part at 0.352 on the grid (full search 0.260); one column off raises a part near
+ *   the threshold by up to 0.10, hence 0.38.
+ * - Impostor pairs of patch-tune-v1 (153,406, most of them patched) pass it at 4.7e-3 (2.0e-3 with a part
+ *   screen of 0.36; random pairs of seed 4712, 7.5e-6), so a search costs about 11 shifts per template and
+ *   roll instead of 31.
  */
-export const UNIQUENESS_SCREEN = { threshold: 0.42, partThreshold: 0.36 } as const;
-
-/** The screen of the duplicate search at a pre-roll: none at roll 0, UNIQUENESS_SCREEN at the others. */
-export function uniquenessScreen(roll: number): typeof UNIQUENESS_SCREEN | undefined {
-  return roll === 0 ? undefined : UNIQUENESS_SCREEN;
-}
+export const UNIQUENESS_SCREEN = { threshold: 0.42, partThreshold: 0.38 } as const;
 
 /**
  * The backend's duplicate rule for one probe against one template, over UNIQUENESS_ROLLS: the lowest
  * whole-template raw HD, the lowest partDistance of a part with DEFAULT_PART_MATCH's common bits (1 when
- * no part has them), and whether either lies under its threshold. A pre-roll whose screen the template
- * does not pass adds nothing. Each roll is the count passes and the records the gallery search keeps
+ * no part has them), and whether either lies under its threshold. A pre-roll whose screen
+ * (UNIQUENESS_SCREEN) the template does not pass adds nothing. Each roll is the count passes and the records the gallery search keeps
  * (chooseShifts), so this is the search's rule for a gallery of one.
  */
 export function duplicateDistances(
@@ -614,13 +613,11 @@ export function duplicateDistances(
   let partHd = 1;
   const rolled = new Uint32Array(PACKED_WORDS);
   const minCommon = minCommonFor(DEFAULT_PART_MATCH.minCommonBits);
+  const screen = screenRule(UNIQUENESS_SCREEN, DEFAULT_PART_MATCH);
   for (const roll of UNIQUENESS_ROLLS) {
     rotatePacked(probe, roll, rolled);
-    const screen = uniquenessScreen(roll);
-    if (screen) {
-      const seen = chooseShifts(groupCounts(rolled, template, SCREEN_SHIFTS), minCommon);
-      if (!readHit(seen, 0, 0, screenRule(screen, DEFAULT_PART_MATCH), SCREEN_SHIFTS)) continue;
-    }
+    const seen = chooseShifts(groupCounts(rolled, template, SCREEN_SHIFTS), minCommon);
+    if (!readHit(seen, 0, 0, screen, SCREEN_SHIFTS)) continue;
     const record = chooseShifts(groupCounts(rolled, template), minCommon);
     wholeHd = Math.min(wholeHd, (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number));
     partHd = Math.min(partHd, bestPart(record, 0, 1, 1).partHd);

@@ -911,15 +911,17 @@ describe('the screen of the pre-rolled windows', () => {
         full.filter((h) => h.index === 2),
       );
     }
-    // duplicateDistances screens the pre-rolls the same way: 9 + 31 columns is found, 10 + 31 is not.
+    // duplicateDistances screens every pre-roll the same way: 9 and 9 + 31 columns are found, 10 and
+    // 10 + 31 are not (no roll passes the screen, so none is counted), and the part on the grid is.
     const eye = packIrisCode(probe);
-    expect(duplicateDistances(rotatePacked(packIrisCode(templates[0] as IrisCode), 31), eye).duplicate).toBe(
-      true,
-    );
-    const offGrid = duplicateDistances(rotatePacked(packIrisCode(templates[1] as IrisCode), 31), eye);
-    // Only roll 0, never screened, was counted: the pre-roll that lines it up within a column was not.
-    expect(offGrid.duplicate).toBe(false);
-    expect(offGrid.wholeHd).toBeGreaterThan(0.45);
+    for (const extra of [0, 31]) {
+      const onGrid = rotatePacked(packIrisCode(templates[0] as IrisCode), extra);
+      expect(duplicateDistances(onGrid, eye).duplicate, `${extra}`).toBe(true);
+      const offGrid = duplicateDistances(rotatePacked(packIrisCode(templates[1] as IrisCode), extra), eye);
+      expect(offGrid, `${extra}`).toEqual({ wholeHd: 1, partHd: 1, duplicate: false });
+    }
+    expect(duplicateDistances(eye, packIrisCode(templates[2] as IrisCode)).duplicate).toBe(true);
+    expect(duplicateDistances(eye, packIrisCode(templates[3] as IrisCode)).duplicate).toBe(false);
   });
 });
 
