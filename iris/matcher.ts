@@ -600,10 +600,11 @@ export const UNIQUENESS_SCREEN = { threshold: 0.42, partThreshold: 0.38 } as con
 
 /**
  * The backend's duplicate rule for one probe against one template, over UNIQUENESS_ROLLS: the lowest
- * whole-template raw HD, the lowest partDistance of a part with DEFAULT_PART_MATCH's common bits (1 when
- * no part has them), and whether either lies under its threshold. A pre-roll whose screen
- * (UNIQUENESS_SCREEN) the template does not pass adds nothing. Each roll is the count passes and the records the gallery search keeps
- * (chooseShifts), so this is the search's rule for a gallery of one.
+ * whole-template raw HD and the lowest partDistance of a part with DEFAULT_PART_MATCH's common bits (1 when
+ * no part has them) over the shifts the search counted, and whether either lies under its threshold. At a
+ * pre-roll whose screen (UNIQUENESS_SCREEN) the template does not pass, those are SCREEN_SHIFTS only, where
+ * neither can lie under its threshold. Each roll is the count passes and the records the gallery search
+ * keeps (chooseShifts), so this is the search's rule for a gallery of one.
  */
 export function duplicateDistances(
   probe: PackedIrisCode,
@@ -617,9 +618,11 @@ export function duplicateDistances(
   for (const roll of UNIQUENESS_ROLLS) {
     rotatePacked(probe, roll, rolled);
     const seen = chooseShifts(groupCounts(rolled, template, SCREEN_SHIFTS), minCommon);
-    if (!readHit(seen, 0, 0, screen, SCREEN_SHIFTS)) continue;
-    const record = chooseShifts(groupCounts(rolled, template), minCommon);
-    wholeHd = Math.min(wholeHd, (record[WHOLE] as number) / (record[RECORD_LANES + WHOLE] as number));
+    const record = readHit(seen, 0, 0, screen, SCREEN_SHIFTS)
+      ? chooseShifts(groupCounts(rolled, template), minCommon)
+      : seen;
+    const common = record[RECORD_LANES + WHOLE] as number;
+    wholeHd = Math.min(wholeHd, common > 0 ? (record[WHOLE] as number) / common : 1);
     partHd = Math.min(partHd, bestPart(record, 0, 1, 1).partHd);
   }
   return {
