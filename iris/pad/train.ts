@@ -34,6 +34,8 @@ import { trainPad } from './train-models.ts';
 import { MEASUREMENT_REVISION, type PresentationFeatures, type PresentationSpec } from './training-task.ts';
 
 export const TRAINING_SEED = 'pad-train-v1';
+/** The shipped models' training set (models/pad.card.md), and leave-one-type-out's (test/attacks/suite.ts). */
+export const TRAINING_SET = { identities: 120, sessions: 2 } as const;
 const TASK = new URL('./training-task.ts', import.meta.url);
 const CACHE_DIR = fileURLToPath(new URL('../../.irisgate/', import.meta.url));
 
@@ -90,8 +92,8 @@ export function trainingCacheKey(seed: string, identities: number, sessions: num
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      identities: { type: 'string', default: '150' },
-      sessions: { type: 'string', default: '2' },
+      identities: { type: 'string', default: String(TRAINING_SET.identities) },
+      sessions: { type: 'string', default: String(TRAINING_SET.sessions) },
       seed: { type: 'string', default: TRAINING_SEED },
       workers: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run train:pad [-- --identities N (150)] [--sessions S (2)] [--seed SEED] [--workers W]\n' +
+      `usage: npm run train:pad [-- --identities N (${TRAINING_SET.identities})] [--sessions S (${TRAINING_SET.sessions})] [--seed SEED] [--workers W]\n` +
         'Renders live and attack presentations, trains models/patch-mask.onnx and models/pad.onnx, and\n' +
         'rewrites their manifest entries and models/pad.card.md.\n',
     );

@@ -26,6 +26,7 @@ import {
   measurePresentations,
   presentationSpecs,
   TRAINING_SEED,
+  TRAINING_SET,
   trainingCacheKey,
 } from '../../iris/pad/train.ts';
 import { judgedLive, maskedFraction, measured, trainPad } from '../../iris/pad/train-models.ts';
@@ -57,7 +58,7 @@ export interface SuiteSize {
 
 export const FULL_SIZE: SuiteSize = {
   padIdentities: 300,
-  looTraining: { identities: 120, sessions: 2 },
+  looTraining: TRAINING_SET,
   sybilRandom: 300,
   sybilWhiteBox: 10,
   whiteBoxBudget: WHITE_BOX_BUDGET,
