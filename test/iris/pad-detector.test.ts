@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
 import { createPadDetector, type PadDetector, patchReasons } from '../../iris/pad/detector.ts';
+import { TRAINING_SEED, TRAINING_SET } from '../../iris/pad/train.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
 
 const SEED = 'pad-detector-test';
 const MANIFEST = new URL('../../models/manifest.json', import.meta.url);
+const CARD = new URL('../../models/pad.card.md', import.meta.url);
 
 let detector: PadDetector;
 beforeAll(async () => {
@@ -31,6 +33,13 @@ describe('createPadDetector', () => {
     expect(detector.threshold).toBeLessThan(1);
     expect(detector.modelSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(detector.patchModelSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("was trained on train:pad's default set, as its card says", () => {
+    const { identities, sessions } = TRAINING_SET;
+    expect(readFileSync(CARD, 'utf8')).toMatch(
+      new RegExp(`seed \`${TRAINING_SEED}\`: ${identities} identities x\\s+${sessions} sessions`),
+    );
   });
 
   it('calls live eyes live and gives no reasons', async () => {
