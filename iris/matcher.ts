@@ -621,8 +621,7 @@ export function duplicateDistances(
     const record = readHit(seen, 0, 0, screen, SCREEN_SHIFTS)
       ? chooseShifts(groupCounts(rolled, template), minCommon)
       : seen;
-    const common = record[RECORD_LANES + WHOLE] as number;
-    wholeHd = Math.min(wholeHd, common > 0 ? (record[WHOLE] as number) / common : 1);
+    wholeHd = Math.min(wholeHd, wholeRawHd(record, 0));
     partHd = Math.min(partHd, bestPart(record, 0, 1, 1).partHd);
   }
   return {
@@ -713,6 +712,11 @@ function screenRule(
   return laneRule(screen.threshold, parts && { ...parts, threshold: screen.partThreshold });
 }
 
+/** The whole template's raw HD in a record (at int `at`): chooseShifts keeps its N >= 1 (1 = no bits). */
+function wholeRawHd(ints: Int32Array, at: number): number {
+  return (ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number);
+}
+
 /**
  * The part lane of a record (at int `at`) with the lowest partDistance under `below` (the first of
  * PROBE_PARTS on ties), or lane -1 and `below` when none is. A lane with D < N took a shift with at least
@@ -751,10 +755,9 @@ function readHit(
   rule: LaneRule,
   shifts: readonly number[],
 ): SearchHit | undefined {
-  // The whole (its lane took a shift, so N >= 1, whenever D / N < threshold <= 1).
   let lane = WHOLE;
   let partHd = 0;
-  if (!((ints[at + WHOLE] as number) / (ints[at + RECORD_LANES + WHOLE] as number) < rule.threshold)) {
+  if (!(wholeRawHd(ints, at) < rule.threshold)) {
     if (!rule.parts) return undefined;
     ({ lane, partHd } = bestPart(ints, at, rule.parts.threshold, rule.parts.rawBound));
     if (lane < 0) return undefined;

@@ -35,7 +35,7 @@ describe('createPadDetector', () => {
     expect(detector.patchModelSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("was trained on train:pad's default set, as its card says", () => {
+  it("has a card that names train:pad's default training set", () => {
     const { identities, sessions } = TRAINING_SET;
     expect(readFileSync(CARD, 'utf8')).toMatch(
       new RegExp(`seed \`${TRAINING_SEED}\`: ${identities} identities x\\s+${sessions} sessions`),
