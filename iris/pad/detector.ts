@@ -31,6 +31,11 @@ export const PAD_MODEL_FILE = 'pad.onnx';
 /** pad.onnx metadata keys of the operating threshold and of the patch limit. */
 export const THRESHOLD_KEY = 'operating_threshold';
 export const PATCH_LIMIT_KEY = 'patch_limit';
+/**
+ * pad.onnx metadata key of the training set's cache key (train.ts trainingCacheKey: seed, size, feature
+ * names, measurement revision), so that models trained on measurements the code no longer makes are caught.
+ */
+export const TRAINING_SET_KEY = 'training_set';
 export const PATCH_DETECTED_REASON = 'patch_detected';
 /** The reasons that say something lies over the eye: a frame with one is never live and scores 0. */
 export const PATCH_REASONS: readonly string[] = [PATCH_DETECTED_REASON, LIMBUS_COVERED_REASON];

@@ -22,11 +22,13 @@ export interface PadCardInput {
   seed: string;
   identities: number;
   sessions: number;
+  /** The set's cache key (train.ts trainingCacheKey), also in pad.onnx's metadata. */
+  trainingSet: string;
   files: Array<{ file: string; sha256: string; bytes: number }>;
 }
 
 export function padCardMarkdown(input: PadCardInput): string {
-  const { captures, trained, seed, identities, sessions } = input;
+  const { captures, trained, seed, identities, sessions, trainingSet } = input;
   const labels = [...new Set(captures.map((c) => c.spec.label))];
   const rows = labels.map((label) => {
     const all = captures.filter((c) => c.spec.label === label);
@@ -65,6 +67,11 @@ The operating point is set out of fold (five folds by identity: each fold's live
 trained without it); the shipped models are trained on every fold. Frames whose segmentation or quality gates
 fail are not used (the pipeline refuses them before any model sees them). Class weights balance live against
 the attacks. Deterministic: the same seed gives the same bytes.
+
+Measured as \`${trainingSet}\`
+(pad.onnx metadata \`training_set\`: the seed, the set's size, the feature names and the measurement revision).
+test/iris/pad-detector.test.ts fails when that is not what the code now measures for train:pad's default
+set: a change to the features or to the measurement needs retrained models.
 
 | label | frames | refused by segmentation/quality |
 |---|---|---|

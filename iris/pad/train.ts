@@ -25,7 +25,7 @@ import { mapInWorkers } from '../../protocol/task-pool.ts';
 import { ATTACK_KINDS, type PresentationLabel } from '../attacks/render-attack.ts';
 import { startProgress } from '../progress.ts';
 import { hashSeed } from '../synth/random.ts';
-import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY } from './detector.ts';
+import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, THRESHOLD_KEY, TRAINING_SET_KEY } from './detector.ts';
 import { DETECTOR_FEATURE_NAMES } from './detector-features.ts';
 import { writePadCard } from './pad-card.ts';
 import { PATCH_FEATURE_NAMES } from './patch-features.ts';
@@ -112,9 +112,10 @@ async function main(): Promise<void> {
   const seed = values.seed;
   const started = performance.now();
   const specs = presentationSpecs(seed, identities, sessions);
+  const trainingSet = trainingCacheKey(seed, identities, sessions);
   const captures = await measurePresentations(specs, {
     label: 'train:pad render + measure',
-    cacheKey: trainingCacheKey(seed, identities, sessions),
+    cacheKey: trainingSet,
     ...(values.workers ? { workers: Number(values.workers) } : {}),
   });
   process.stderr.write('training the block and frame models\n');
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
         metadata: {
           [THRESHOLD_KEY]: String(trained.threshold),
           [PATCH_LIMIT_KEY]: String(trained.patchLimit),
+          [TRAINING_SET_KEY]: trainingSet,
         },
       }),
     },
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
     seed,
     identities,
     sessions,
+    trainingSet,
     files: files.map(({ file, bytes }) => ({ file, sha256: sha256Hex(bytes), bytes: bytes.length })),
   });
   const seconds = Math.round((performance.now() - started) / 1000);

@@ -6,10 +6,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
-import { createPadDetector, type PadDetector, patchReasons } from '../../iris/pad/detector.ts';
-import { TRAINING_SEED, TRAINING_SET } from '../../iris/pad/train.ts';
+import {
+  createPadDetector,
+  PAD_MODEL_FILE,
+  type PadDetector,
+  patchReasons,
+  TRAINING_SET_KEY,
+} from '../../iris/pad/detector.ts';
+import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
+import { TRAINING_SEED, TRAINING_SET, trainingCacheKey } from '../../iris/pad/train.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
 
 const SEED = 'pad-detector-test';
@@ -35,11 +43,19 @@ describe('createPadDetector', () => {
     expect(detector.patchModelSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("has a card that names train:pad's default training set", () => {
+  it("was trained on train:pad's default set as the code measures it now, and its card says so", async () => {
     const { identities, sessions } = TRAINING_SET;
-    expect(readFileSync(CARD, 'utf8')).toMatch(
+    const key = trainingCacheKey(TRAINING_SEED, identities, sessions);
+    const model = await loadMlpModel(
+      fileURLToPath(new URL(`../../models/${PAD_MODEL_FILE}`, import.meta.url)),
+    );
+    await model.release();
+    expect(model.metadata[TRAINING_SET_KEY]).toBe(key);
+    const card = readFileSync(CARD, 'utf8');
+    expect(card).toMatch(
       new RegExp(`seed \`${TRAINING_SEED}\`: ${identities} identities x\\s+${sessions} sessions`),
     );
+    expect(card).toContain(`Measured as \`${key}\``);
   });
 
   it('calls live eyes live and gives no reasons', async () => {
