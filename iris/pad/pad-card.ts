@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { MODELS_DIR } from '../../models/build.ts';
+import { PATCH_LIMIT_KEY, THRESHOLD_KEY, TRAINING_SET_KEY } from './detector.ts';
 import { DETECTOR_FEATURE_NAMES } from './detector-features.ts';
 import { PATCH_FEATURE_NAMES } from './patch-features.ts';
 import {
@@ -55,8 +56,8 @@ ${files.join('\n')}
   live eye. MLP ${DETECTOR_FEATURE_NAMES.length}-32-1, trained on live frames against ${FRAME_MODEL_ATTACKS.join(', ')} (patches
   are the patch detector's).
 - **Operating point** (pad.onnx metadata): a frame is live when the frame model's score is at least
-  **${trained.threshold.toFixed(4)}** (\`operating_threshold\`: rejects ${100 * TARGET_BPCER}% of live frames out of fold) and the patch
-  detector masks less than **${(100 * trained.patchLimit).toFixed(1)}%** of its iris (\`patch_limit\`: the masked share exceeded by
+  **${trained.threshold.toFixed(4)}** (\`${THRESHOLD_KEY}\`: rejects ${100 * TARGET_BPCER}% of live frames out of fold) and the patch
+  detector masks less than **${(100 * trained.patchLimit).toFixed(1)}%** of its iris (\`${PATCH_LIMIT_KEY}\`: the masked share exceeded by
   ${100 * PATCH_LIMIT_BPCER}% of live frames out of fold, at least ${100 * MIN_PATCH_LIMIT}%).
 
 ## Training data
@@ -69,7 +70,7 @@ fail are not used (the pipeline refuses them before any model sees them). Class 
 the attacks. Deterministic: the same seed gives the same bytes.
 
 Measured as \`${trainingSet}\`
-(pad.onnx metadata \`training_set\`: the seed, the set's size, the feature names and the measurement revision).
+(pad.onnx metadata \`${TRAINING_SET_KEY}\`: the seed, the set's size, the feature names and the measurement revision).
 test/iris/pad-detector.test.ts fails when that is not what the code now measures for train:pad's default
 set: a change to the features or to the measurement needs retrained models.
 

@@ -6,7 +6,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAttack, renderLive } from '../../iris/attacks/render-attack.ts';
 import {
@@ -19,6 +18,7 @@ import {
 import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
 import { TRAINING_SEED, TRAINING_SET, trainingCacheKey } from '../../iris/pad/train.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
+import { MODELS_DIR } from '../../models/build.ts';
 
 const SEED = 'pad-detector-test';
 const MANIFEST = new URL('../../models/manifest.json', import.meta.url);
@@ -46,9 +46,7 @@ describe('createPadDetector', () => {
   it("was trained on train:pad's default set as the code measures it now, and its card says so", async () => {
     const { identities, sessions } = TRAINING_SET;
     const key = trainingCacheKey(TRAINING_SEED, identities, sessions);
-    const model = await loadMlpModel(
-      fileURLToPath(new URL(`../../models/${PAD_MODEL_FILE}`, import.meta.url)),
-    );
+    const model = await loadMlpModel(`${MODELS_DIR}${PAD_MODEL_FILE}`);
     await model.release();
     expect(model.metadata[TRAINING_SET_KEY]).toBe(key);
     const card = readFileSync(CARD, 'utf8');
