@@ -34,9 +34,10 @@ import {
  * Bumped whenever what a presentation measures changes for the same feature names (segmentation, the
  * limbus-cover ratio), so that cached measurements (train.ts trainingCacheKey) are not reused and the shipped
  * models, whose metadata names the key they were trained on, fail their test until retrained. 2: the
- * limbus fit's circular search (b67da9c) and the limbus cover's rays (83986d7).
+ * limbus fit's circular search (b67da9c) and the limbus cover's rays (83986d7). 3: upper lids that hide the
+ * limbus beyond them are taken without brighter skin above them (segmentation/eyelids.ts).
  */
-export const MEASUREMENT_REVISION = 'measurement-2';
+export const MEASUREMENT_REVISION = 'measurement-3';
 
 export interface PresentationSpec {
   seed: Seed;

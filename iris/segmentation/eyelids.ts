@@ -7,8 +7,9 @@
  * the same polarity), and a step must reach a fraction of the limbus contrast to count. The column points
  * are fitted with a RANSAC parabola y = c0 + c1 (x - x0) + c2 (x - x0)^2 (image frame, x0 = iris centre);
  * too few consistent points means the lid does not cross the iris. A fit must then separate skin from iris
- * all along its length (confirmLid); an upper lid found only on weaker steps
- * must also hide the limbus beyond it (hidesLimbusBeyond).
+ * all along its length (confirmLid), or, for the upper lid, hide the limbus beyond it (hidesLimbusBeyond):
+ * a dense lash line can cover the skin just above the margin. An upper lid found only on weaker steps must
+ * hide the limbus in any case.
  */
 
 import { seededRandom } from '../seeded-random.ts';
@@ -155,18 +156,19 @@ export function findEyelids(
   const tol = Math.max(2, 0.035 * ri);
   const strong = upW.map((_, k) => k).filter((k) => (upW[k] as number) >= strongStep);
   const pick = (values: number[]) => strong.map((k) => values[k] as number);
-  let upper = confirmLid(
-    img,
-    iris,
-    fitLid(pick(upX), pick(upY), pick(upW), iris.cx, ri, tol, 1),
-    1,
-    confirmStep,
-  );
+  // The limbus hidden beyond the fit, measured, or brighter skin beyond it (confirmLid). The weak pass
+  // (the columns' weaker steps join in) must not show the limbus beyond it either.
+  const isUpperLid = ({ parabola }: EyelidFit, weak: boolean): boolean => {
+    if (!parabola) return false;
+    if (hidesLimbusBeyond(img, iris, parabola, confirmStep, false)) return true;
+    const bright = confirmLid(img, iris, { parabola, points: 0, inliers: 0, strength: 0 }, 1, confirmStep);
+    return bright.parabola !== null && (!weak || hidesLimbusBeyond(img, iris, parabola, confirmStep, true));
+  };
+  const strongFit = fitLid(pick(upX), pick(upY), pick(upW), iris.cx, ri, tol, 1);
+  let upper: EyelidFit = isUpperLid(strongFit, false) ? strongFit : unfound(strongFit);
   if (!upper.parabola && strong.length < upX.length) {
-    // The weak pass: the columns' weaker steps join in, and the fit must also hide the limbus beyond it.
-    const weak = fitLid(upX, upY, upW, iris.cx, ri, tol, 1);
-    const fit = confirmLid(img, iris, weak, 1, confirmStep);
-    if (fit.parabola && hidesLimbusBeyond(img, iris, fit.parabola, confirmStep)) upper = fit;
+    const weakFit = fitLid(upX, upY, upW, iris.cx, ri, tol, 1);
+    if (isUpperLid(weakFit, true)) upper = weakFit;
   }
   const lower = fitLid(loX, loY, loW, iris.cx, ri, tol, -1);
   return { upper, lower: confirmLid(img, iris, lower, -1, confirmStep) };
@@ -208,7 +210,11 @@ function confirmLid(img: FloatImage, iris: Ellipse, fit: EyelidFit, sign: number
   diffs.sort((a, b) => a - b);
   const med = diffs[diffs.length >> 1] as number;
   const positive = diffs.filter((d) => d > 0).length / diffs.length;
-  if (med >= step && positive >= 0.7) return fit;
+  return med >= step && positive >= 0.7 ? fit : unfound(fit);
+}
+
+/** The fit's counts, without a lid. */
+function unfound(fit: EyelidFit): EyelidFit {
   return { parabola: null, points: fit.points, inliers: fit.inliers, strength: 0 };
 }
 
@@ -217,10 +223,16 @@ function confirmLid(img: FloatImage, iris: Ellipse, fit: EyelidFit, sign: number
  * curve the step from iris to sclera is gone (skin on both sides). Shading across an iris (brighter above than
  * below) can line up into a "lid" across it, beyond which the limbus still shows its full step. Compares
  * the median limbus step beyond the curve with the step on the near side's flanks (within 30 degrees of
- * the horizontal); true when it cannot tell: too little of the limbus beyond the curve, or flanks that do
- * not step by `step` themselves (an iris boundary fitted off the limbus).
+ * the horizontal). `whenUnknown` when it cannot tell: too little of the limbus beyond the curve, or flanks
+ * that do not step by `step` themselves (an iris boundary fitted off the limbus).
  */
-function hidesLimbusBeyond(img: FloatImage, iris: Ellipse, p: Parabola, step: number): boolean {
+function hidesLimbusBeyond(
+  img: FloatImage,
+  iris: Ellipse,
+  p: Parabola,
+  step: number,
+  whenUnknown: boolean,
+): boolean {
   const ri = (iris.a + iris.b) / 2;
   const margin = Math.max(3, 0.04 * ri);
   const beyond: number[] = [];
@@ -251,9 +263,10 @@ function hidesLimbusBeyond(img: FloatImage, iris: Ellipse, p: Parabola, step: nu
     if (n === 0) continue;
     (side > margin ? flanks : beyond).push((outer - inner) / n);
   }
-  if (beyond.length < MIN_LIMBUS_BEYOND || flanks.length < MIN_LIMBUS_BEYOND) return true;
+  if (beyond.length < MIN_LIMBUS_BEYOND || flanks.length < MIN_LIMBUS_BEYOND) return whenUnknown;
   const visible = median(flanks);
-  return visible < step || median(beyond) < HIDDEN_LIMBUS_SHARE * visible;
+  if (visible < step) return whenUnknown;
+  return median(beyond) < HIDDEN_LIMBUS_SHARE * visible;
 }
 
 /**

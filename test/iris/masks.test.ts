@@ -110,6 +110,16 @@ describe('segmentation masks against synthetic label maps', () => {
     }
   }, 30_000);
 
+  it('finds upper lids under a dense lash line, which hides the skin above them: the limbus beyond is gone', () => {
+    // Lashes cover the skin just above these margins, so the band beyond the fit is no brighter than the
+    // iris and the lid was not taken: its skin and lashes counted as iris (iris precision 0.871 and 0.836).
+    for (const id of [31, 107]) {
+      const m = scoreMasks('pad-tune-v1', id, 0);
+      expect(m.irisPrecision, JSON.stringify(m)).toBeGreaterThan(0.95);
+      expect(m.visibleRecall, JSON.stringify(m)).toBeGreaterThan(0.93);
+    }
+  }, 30_000);
+
   it('takes no weak lid from shading across the iris: a lid hides the limbus beyond it', () => {
     // This iris is brighter above than below; on weak steps that line fits a flat "lid" through the top of
     // the pupil, which would hide 40% of the iris, but the limbus beyond it still steps to the sclera.
