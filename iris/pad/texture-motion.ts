@@ -11,7 +11,8 @@
  * constricted frame sampled two ways:
  *   - "iris": the constricted frame's own rubber sheet (the texture moved with the pupil);
  *   - "cornea": the same image points as the dilated frame's sheet, moved only with the whole eye (the
- *     limbus is rigid), i.e. the texture stayed on the cornea.
+ *     limbus is rigid: limbus-registration.ts reads its motion from the image), i.e. the texture stayed on
+ *     the cornea.
  * A block whose "cornea" correlation beats its "iris" one by FIXED_MARGIN is fixed on the cornea. Blocks
  * where the two samplings are less than MIN_SHIFT_PX apart cannot tell (near the limbus, or a pupil that
  * hardly moved: a print's); glints and their halos are left out (they sit on the cornea in every live eye).
@@ -29,6 +30,7 @@ import { dilateSquare } from '../segmentation/image-ops.ts';
 import { specularMask } from '../segmentation/specular.ts';
 import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
+import { limbusShift } from './limbus-registration.ts';
 
 const H = NORMALIZED_HEIGHT;
 const W = NORMALIZED_WIDTH;
@@ -88,8 +90,7 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
     first.segmentation.pupil.r >= second.segmentation.pupil.r ? [first, second] : [second, first];
   const sa = a.segmentation;
   const sb = b.segmentation;
-  const dx = sb.irisEllipse.cx - sa.irisEllipse.cx;
-  const dy = sb.irisEllipse.cy - sa.irisEllipse.cy;
+  const { dx, dy } = limbusShift(a, b);
   const moved = <E extends { cx: number; cy: number }>(e: E): E => ({ ...e, cx: e.cx + dx, cy: e.cy + dy });
   const limbus = moved(sa.irisEllipse);
   const dilated = rubberSheet(
