@@ -158,11 +158,12 @@ export function findEyelids(
   const pick = (values: number[]) => strong.map((k) => values[k] as number);
   // The limbus hidden beyond the fit, measured, or brighter skin beyond it (confirmLid). The weak pass
   // (the columns' weaker steps join in) must not show the limbus beyond it either.
-  const isUpperLid = ({ parabola }: EyelidFit, weak: boolean): boolean => {
+  const isUpperLid = (fit: EyelidFit, weak: boolean): boolean => {
+    const { parabola } = fit;
     if (!parabola) return false;
     if (hidesLimbusBeyond(img, iris, parabola, confirmStep, false)) return true;
-    const bright = confirmLid(img, iris, { parabola, points: 0, inliers: 0, strength: 0 }, 1, confirmStep);
-    return bright.parabola !== null && (!weak || hidesLimbusBeyond(img, iris, parabola, confirmStep, true));
+    const bright = confirmLid(img, iris, fit, 1, confirmStep).parabola !== null;
+    return bright && (!weak || hidesLimbusBeyond(img, iris, parabola, confirmStep, true));
   };
   const strongFit = fitLid(pick(upX), pick(upY), pick(upW), iris.cx, ri, tol, 1);
   let upper: EyelidFit = isUpperLid(strongFit, false) ? strongFit : unfound(strongFit);
