@@ -13,6 +13,7 @@
  *   const { dx, dy } = limbusShift(rest, constricted);
  */
 import { bilinearGrey } from '../grey-sampling.ts';
+import { parabolicPeakOffset } from '../segmentation/rays.ts';
 import { SPECULAR_THRESHOLD } from '../segmentation/specular.ts';
 import type { EyeSegmentation } from '../segmentation/types.ts';
 import type { GreyImage } from '../types.ts';
@@ -56,7 +57,7 @@ export function limbusShift(first: RegistrationFrame, second: RegistrationFrame)
   const x0 = Math.round(f.cx - e.cx);
   const y0 = Math.round(f.cy - e.cy);
   const side = 2 * SEARCH_PX + 1;
-  const score = new Float64Array(side * side).fill(Number.NEGATIVE_INFINITY);
+  const score = new Float64Array(side * side);
   let best = -1;
   for (let j = 0; j < side; j++) {
     for (let i = 0; i < side; i++) {
@@ -67,11 +68,11 @@ export function limbusShift(first: RegistrationFrame, second: RegistrationFrame)
   }
   const bi = best % side;
   const bj = (best - bi) / side;
-  const at = (i: number, j: number): number =>
-    i < 0 || j < 0 || i >= side || j >= side ? Number.NaN : (score[j * side + i] as number);
+  const row = score.subarray(bj * side, (bj + 1) * side);
+  const column = Float64Array.from({ length: side }, (_, j) => score[j * side + bi] as number);
   return {
-    dx: x0 + bi - SEARCH_PX + vertexOffset(at(bi - 1, bj), at(bi, bj), at(bi + 1, bj)),
-    dy: y0 + bj - SEARCH_PX + vertexOffset(at(bi, bj - 1), at(bi, bj), at(bi, bj + 1)),
+    dx: x0 + bi - SEARCH_PX + parabolicPeakOffset(row, bi),
+    dy: y0 + bj - SEARCH_PX + parabolicPeakOffset(column, bj),
   };
 }
 
@@ -113,11 +114,4 @@ function correlation(
   const va = saa - (sa * sa) / n;
   const vb = sbb - (sb * sb) / n;
   return cov / Math.sqrt(va * vb + 1e-12);
-}
-
-/** The offset (-0.5 to 0.5) of a parabola's vertex through three equally spaced scores; 0 at an edge. */
-function vertexOffset(left: number, centre: number, right: number): number {
-  const curvature = left - 2 * centre + right;
-  if (!Number.isFinite(curvature) || curvature >= 0) return 0;
-  return Math.max(-0.5, Math.min(0.5, (left - right) / (2 * curvature)));
 }

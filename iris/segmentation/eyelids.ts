@@ -7,7 +7,7 @@
  * the same polarity), and a step must reach a fraction of the limbus contrast to count. The column points
  * are fitted with a RANSAC parabola y = c0 + c1 (x - x0) + c2 (x - x0)^2 (image frame, x0 = iris centre);
  * too few consistent points means the lid does not cross the iris. A fit must then separate skin from iris
- * all along its length (confirmLid), or, for the upper lid, hide the limbus beyond it (hidesLimbusBeyond):
+ * all along its length (confirmLid), or, for the upper lid, hide the limbus beyond it (limbusBeyond):
  * a dense lash line can cover the skin just above the margin. An upper lid found only on weaker steps must
  * hide the limbus in any case.
  */
@@ -51,13 +51,13 @@ export interface Eyelids {
  * the limbus contrast or less (synthetic eyes whose upper lid hides over 10% of the upper iris: with strong
  * steps alone a fifth of those lids were missed, and their skin and lashes counted as iris). When the strong
  * steps find no upper lid, a weak pass adds the columns' weaker steps; shading across an iris lines up into
- * such weak "lids" too, so that fit must also hide the limbus beyond it (hidesLimbusBeyond).
+ * such weak "lids" too, so that fit must also hide the limbus beyond it (limbusBeyond).
  */
 const STRONG_STEP_SHARE = 0.6;
 const WEAK_STEP_SHARE = 0.4;
 /** The median skin-to-iris difference, as a share of the limbus step, that confirms a fitted lid. */
 const CONFIRM_STEP_SHARE = 0.3;
-/** Limbus samples (hidesLimbusBeyond): all round, at least this many beyond the lid and on the flanks. */
+/** Limbus samples (limbusBeyond): all round, at least this many beyond the lid and on the flanks. */
 const LIMBUS_SAMPLES = 180;
 const MIN_LIMBUS_BEYOND = 8;
 /** Beyond a true lid the limbus step is gone: below this share of the flanks' step. */
@@ -156,14 +156,14 @@ export function findEyelids(
   const tol = Math.max(2, 0.035 * ri);
   const strong = upW.map((_, k) => k).filter((k) => (upW[k] as number) >= strongStep);
   const pick = (values: number[]) => strong.map((k) => values[k] as number);
-  // The limbus hidden beyond the fit, measured, or brighter skin beyond it (confirmLid). The weak pass
-  // (the columns' weaker steps join in) must not show the limbus beyond it either.
+  // The limbus measured hidden beyond the fit, or brighter skin beyond it (confirmLid). A fit of the weak
+  // pass (the columns' weaker steps join in) must not show the limbus beyond it either.
   const isUpperLid = (fit: EyelidFit, weak: boolean): boolean => {
-    const { parabola } = fit;
-    if (!parabola) return false;
-    if (hidesLimbusBeyond(img, iris, parabola, confirmStep, false)) return true;
-    const bright = confirmLid(img, iris, fit, 1, confirmStep).parabola !== null;
-    return bright && (!weak || hidesLimbusBeyond(img, iris, parabola, confirmStep, true));
+    if (!fit.parabola) return false;
+    const beyond = limbusBeyond(img, iris, fit.parabola, confirmStep);
+    if (beyond === 'hidden') return true;
+    if (weak && beyond === 'visible') return false;
+    return confirmLid(img, iris, fit, 1, confirmStep).parabola !== null;
   };
   const strongFit = fitLid(pick(upX), pick(upY), pick(upW), iris.cx, ri, tol, 1);
   let upper: EyelidFit = isUpperLid(strongFit, false) ? strongFit : unfound(strongFit);
@@ -224,16 +224,15 @@ function unfound(fit: EyelidFit): EyelidFit {
  * curve the step from iris to sclera is gone (skin on both sides). Shading across an iris (brighter above than
  * below) can line up into a "lid" across it, beyond which the limbus still shows its full step. Compares
  * the median limbus step beyond the curve with the step on the near side's flanks (within 30 degrees of
- * the horizontal). `whenUnknown` when it cannot tell: too little of the limbus beyond the curve, or flanks
- * that do not step by `step` themselves (an iris boundary fitted off the limbus).
+ * the horizontal). 'unknown' when it cannot tell: too little of the limbus beyond the curve, or flanks that
+ * do not step by `step` themselves (an iris boundary fitted off the limbus).
  */
-function hidesLimbusBeyond(
+function limbusBeyond(
   img: FloatImage,
   iris: Ellipse,
   p: Parabola,
   step: number,
-  whenUnknown: boolean,
-): boolean {
+): 'hidden' | 'visible' | 'unknown' {
   const ri = (iris.a + iris.b) / 2;
   const margin = Math.max(3, 0.04 * ri);
   const beyond: number[] = [];
@@ -264,10 +263,10 @@ function hidesLimbusBeyond(
     if (n === 0) continue;
     (side > margin ? flanks : beyond).push((outer - inner) / n);
   }
-  if (beyond.length < MIN_LIMBUS_BEYOND || flanks.length < MIN_LIMBUS_BEYOND) return whenUnknown;
+  if (beyond.length < MIN_LIMBUS_BEYOND || flanks.length < MIN_LIMBUS_BEYOND) return 'unknown';
   const visible = median(flanks);
-  if (visible < step) return whenUnknown;
-  return median(beyond) < HIDDEN_LIMBUS_SHARE * visible;
+  if (visible < step) return 'unknown';
+  return median(beyond) < HIDDEN_LIMBUS_SHARE * visible ? 'hidden' : 'visible';
 }
 
 /**
