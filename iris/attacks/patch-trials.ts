@@ -8,6 +8,10 @@
  *   under a stimulus drawn from the trial's seed: iris/pad/texture-motion.ts), the pipeline's quality
  *   gates, and its template matches the enrolment neither whole (raw FHD below DEFAULT_MATCH_THRESHOLD)
  *   nor by any part (DEFAULT_PART_MATCH): the backend's duplicate rule.
+ * - sybil with a lens (mode 'lens'): the enrolled person comes back (session 1) wearing a textured cosmetic
+ *   lens (contact-lens.ts, a model from its catalogue), under the same success rule. The lens lies over the
+ *   whole iris ring: such trials have area 1. This is what a lens the PAD misses is worth to an attacker:
+ *   a faint print may pass the PAD and still leave the wearer's own iris to match the enrolment.
  * - impersonation: another person wears a patch showing the victim's iris and succeeds when the capture
  *   passes and its template is recognised as the victim's (iris/matcher.ts `recognises`: the whole template
  *   and every part of it match).
@@ -46,6 +50,7 @@ import {
   constrictedEnough,
   mostConstricted,
   NO_CONSTRICTION_REASON,
+  renderReflexExtremes,
   syntheticSchedule,
 } from './reflex-capture.ts';
 import { type AttackCapture, renderAttack, renderLive } from './render-attack.ts';
@@ -60,7 +65,7 @@ export type TrialInput =
       seed: string;
       person: number;
       area: number;
-      mode: 'random' | 'white-box';
+      mode: 'random' | 'white-box' | 'lens';
       enrolment: PackedIrisCode;
       budget?: number;
     }
@@ -342,6 +347,7 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
       throw error;
     }
   }
+  if (input.type === 'sybil' && input.mode === 'lens') return lensTrial(input);
   const attacker = person(input.seed, input.person);
   const victim = input.type === 'impersonation' ? person(input.seed, input.victim) : undefined;
   const attackSeed = hashSeed(
@@ -410,5 +416,26 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
     ...verdict,
     success,
     evaluations,
+  };
+}
+
+/** Sybil with a textured lens: the enrolled person's reflex capture wearing it, through the full defence. */
+async function lensTrial(input: Extract<TrialInput, { type: 'sybil' }>): Promise<TrialOutcome> {
+  const { identity, attackSession } = person(input.seed, input.person);
+  const attackSeed = hashSeed(input.seed, 'sybil-lens', input.person);
+  const [rest, constricted] = renderReflexExtremes(
+    { identity, session: attackSession, label: 'lens', seed: attackSeed },
+    syntheticSchedule(attackSeed),
+  );
+  const verdict = await judge(rest.image, constricted.image, input.enrolment);
+  return {
+    type: 'sybil',
+    mode: 'lens',
+    person: input.person,
+    area: 1,
+    renderedArea: 1,
+    ...verdict,
+    success: verdict.live && verdict.refused === undefined && !verdict.duplicate,
+    evaluations: 1,
   };
 }

@@ -1,8 +1,8 @@
 /**
- * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--white-box N]
+ * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N] [--white-box N]
  * [--impersonation N] [--budget N] [--pad-only] [--skip-loo]`: the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300
  * held-out presentations per attack type with leave-one-type-out, Sybil and impersonation by patch at every
- * area. Prints the figures as Markdown tables (or one JSON object with --json) and writes both to
+ * area, and Sybil by textured lens (area 100%: the lens lies over the whole iris ring). Prints the figures as Markdown tables (or one JSON object with --json) and writes both to
  * .irisgate/eval-attacks/. Renders and measurements of the held-out and training sets are cached there too.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -63,7 +63,7 @@ export function markdownReport(r: SuiteReport): string {
     lines.push('');
   }
   lines.push(
-    '## Patch attacks',
+    '## Patch and lens attacks',
     '',
     '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | of which pupil reflex | refused by pipeline | matched | live, caught by parts only | whole only | masked |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -76,7 +76,7 @@ export function markdownReport(r: SuiteReport): string {
   if (r.patchSuccesses.length > 0) {
     lines.push(
       '',
-      '### Successful patch attacks',
+      '### Successful patch and lens attacks',
       '',
       '| attack | mode | area | person | victim | rendered area | PAD score | masked | fixed share | whole HD | part HD |',
       '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -99,6 +99,7 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       'pad-identities': { type: 'string' },
       sybil: { type: 'string' },
+      lens: { type: 'string' },
       'white-box': { type: 'string' },
       impersonation: { type: 'string' },
       budget: { type: 'string' },
@@ -109,8 +110,8 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--white-box N]\n' +
-        '         [--impersonation N] [--budget N] [--pad-only] [--skip-loo]\nThe robustness suite at full size; see test/attacks/suite.ts.\n' +
+      'usage: npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N]\n' +
+        '         [--white-box N] [--impersonation N] [--budget N] [--pad-only] [--skip-loo]\nThe robustness suite at full size; see test/attacks/suite.ts.\n' +
         '--pad-only: the held-out PAD figures alone (no leave-one-type-out, no patch trials).\n' +
         '--skip-loo: no leave-one-type-out (it renders and measures the whole training set).\n',
     );
@@ -122,12 +123,15 @@ async function main(): Promise<void> {
     ...FULL_SIZE,
     padIdentities: num(values['pad-identities'], FULL_SIZE.padIdentities),
     sybilRandom: num(values.sybil, FULL_SIZE.sybilRandom),
+    sybilLens: num(values.lens, FULL_SIZE.sybilLens),
     sybilWhiteBox: num(values['white-box'], FULL_SIZE.sybilWhiteBox),
     impersonationWhiteBox: num(values['white-box'], FULL_SIZE.impersonationWhiteBox),
     impersonation: num(values.impersonation, FULL_SIZE.impersonation),
     whiteBoxBudget: num(values.budget, FULL_SIZE.whiteBoxBudget),
     ...(padOnly || values['skip-loo'] ? { looTraining: null } : {}),
-    ...(padOnly ? { sybilRandom: 0, sybilWhiteBox: 0, impersonation: 0, impersonationWhiteBox: 0 } : {}),
+    ...(padOnly
+      ? { sybilRandom: 0, sybilLens: 0, sybilWhiteBox: 0, impersonation: 0, impersonationWhiteBox: 0 }
+      : {}),
   };
   const report = await runSuite(size, {
     cache: true,

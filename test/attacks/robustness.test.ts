@@ -2,7 +2,7 @@
  * The robustness suite on a reduced sample (the full-size run, with every figure of the closing note, is
  * `npm run eval:attacks`): the shipped PAD models on held-out presentations of every attack type, and
  * Sybil and impersonation patch trials at every area, random, victim-texture and white-box (with a small
- * evaluation budget here). Deterministic by seed; the bounds leave room for the sample's size, not for
+ * evaluation budget here), and Sybil with a textured lens. Deterministic by seed; the bounds leave room for the sample's size, not for
  * chance.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ const REDUCED: SuiteSize = {
   padIdentities: 8,
   looTraining: null,
   sybilRandom: 6,
+  sybilLens: 6,
   sybilWhiteBox: 1,
   whiteBoxBudget: 25,
   impersonation: 6,
@@ -70,10 +71,13 @@ describe('patch attacks', () => {
     ]) {
       expect(keys.filter((k) => k === key)).toHaveLength(PATCH_AREAS.length);
     }
+    expect(report.patches.filter((s) => s.mode === 'lens')).toMatchObject([
+      { type: 'sybil', area: 1, trials: REDUCED.sybilLens },
+    ]);
   });
 
   it('lists each successful trial in the report, none when there is none', () => {
-    expect(markdownReport(report)).not.toContain('Successful patch attacks');
+    expect(markdownReport(report)).not.toContain('Successful patch and lens attacks');
     const success: TrialOutcome = {
       type: 'impersonation',
       mode: 'victim-texture',
@@ -95,7 +99,7 @@ describe('patch attacks', () => {
       recognised: true,
     };
     const markdown = markdownReport({ ...report, patchSuccesses: [success] });
-    expect(markdown).toContain('### Successful patch attacks');
+    expect(markdown).toContain('### Successful patch and lens attacks');
     expect(markdown).toContain(
       '| impersonation | victim-texture | 40% | 19 | 20 | 40.0% | 0.998 | 3.2% | 0.100 | 0.224 | 0.145 |',
     );

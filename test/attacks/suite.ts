@@ -47,6 +47,8 @@ export interface SuiteSize {
   looTraining: { identities: number; sessions: number } | null;
   /** Persons enrolled then coming back with a random patch at every area (Sybil). */
   sybilRandom: number;
+  /** Persons coming back wearing a textured cosmetic lens (Sybil; the lens covers the whole iris ring). */
+  sybilLens: number;
   /** Persons coming back with a white-box patch at every area, and the attacker's evaluation budget. */
   sybilWhiteBox: number;
   whiteBoxBudget: number;
@@ -60,6 +62,7 @@ export const FULL_SIZE: SuiteSize = {
   padIdentities: 300,
   looTraining: TRAINING_SET,
   sybilRandom: 300,
+  sybilLens: 300,
   sybilWhiteBox: 10,
   whiteBoxBudget: WHITE_BOX_BUDGET,
   impersonation: 300,
@@ -236,12 +239,13 @@ function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): Tr
   const template = (person: number) => enrolled.get(person) as PackedIrisCode;
   const inputs: TrialInput[] = [];
   const budget = size.whiteBoxBudget;
+  const sybil = (count: number, mode: 'random' | 'white-box' | 'lens', area: number) => {
+    for (const person of people.slice(0, count)) {
+      inputs.push({ type: 'sybil', seed, person, area, mode, enrolment: template(person), budget });
+    }
+  };
+  sybil(size.sybilLens, 'lens', 1);
   for (const area of size.areas) {
-    const sybil = (count: number, mode: 'random' | 'white-box') => {
-      for (const person of people.slice(0, count)) {
-        inputs.push({ type: 'sybil', seed, person, area, mode, enrolment: template(person), budget });
-      }
-    };
     const impersonation = (count: number, mode: 'victim-texture' | 'white-box') => {
       for (const [k, person] of people.slice(0, count).entries()) {
         const victim = people[(k + 1) % people.length] as number;
@@ -257,8 +261,8 @@ function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): Tr
         });
       }
     };
-    sybil(size.sybilRandom, 'random');
-    sybil(size.sybilWhiteBox, 'white-box');
+    sybil(size.sybilRandom, 'random', area);
+    sybil(size.sybilWhiteBox, 'white-box', area);
     impersonation(size.impersonation, 'victim-texture');
     impersonation(size.impersonationWhiteBox, 'white-box');
   }
@@ -309,6 +313,7 @@ export async function runSuite(
 
   const people = Math.max(
     size.sybilRandom,
+    size.sybilLens,
     size.sybilWhiteBox,
     size.impersonation,
     size.impersonationWhiteBox,
