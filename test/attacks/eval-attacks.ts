@@ -1,6 +1,6 @@
 /**
  * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N] [--white-box N]
- * [--impersonation N] [--budget N] [--pad-only] [--skip-loo]`: the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300
+ * [--impersonation N] [--impersonation-white-box N] [--budget N] [--pad-only] [--skip-loo]`: the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300
  * held-out presentations per attack type with leave-one-type-out, Sybil and impersonation by patch at every
  * area, and Sybil by textured lens (area 100%: the lens lies over the whole iris ring). Prints the figures as Markdown tables (or one JSON object with --json) and writes both to
  * .irisgate/eval-attacks/. Renders and measurements of the held-out and training sets are cached there too.
@@ -101,6 +101,7 @@ async function main(): Promise<void> {
       sybil: { type: 'string' },
       lens: { type: 'string' },
       'white-box': { type: 'string' },
+      'impersonation-white-box': { type: 'string' },
       impersonation: { type: 'string' },
       budget: { type: 'string' },
       'pad-only': { type: 'boolean', default: false },
@@ -111,7 +112,9 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N]\n' +
-        '         [--white-box N] [--impersonation N] [--budget N] [--pad-only] [--skip-loo]\nThe robustness suite at full size; see test/attacks/suite.ts.\n' +
+        '         [--white-box N] [--impersonation N] [--impersonation-white-box N] [--budget N] [--pad-only]\n' +
+        '         [--skip-loo]\nThe robustness suite at full size; see test/attacks/suite.ts.\n' +
+        '--white-box N: white-box Sybil and impersonation trials per area (--impersonation-white-box sets the latter).\n' +
         '--pad-only: the held-out PAD figures alone (no leave-one-type-out, no patch trials).\n' +
         '--skip-loo: no leave-one-type-out (it renders and measures the whole training set).\n',
     );
@@ -125,7 +128,10 @@ async function main(): Promise<void> {
     sybilRandom: num(values.sybil, FULL_SIZE.sybilRandom),
     sybilLens: num(values.lens, FULL_SIZE.sybilLens),
     sybilWhiteBox: num(values['white-box'], FULL_SIZE.sybilWhiteBox),
-    impersonationWhiteBox: num(values['white-box'], FULL_SIZE.impersonationWhiteBox),
+    impersonationWhiteBox: num(
+      values['impersonation-white-box'] ?? values['white-box'],
+      FULL_SIZE.impersonationWhiteBox,
+    ),
     impersonation: num(values.impersonation, FULL_SIZE.impersonation),
     whiteBoxBudget: num(values.budget, FULL_SIZE.whiteBoxBudget),
     ...(padOnly || values['skip-loo'] ? { looTraining: null } : {}),
