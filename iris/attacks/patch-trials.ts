@@ -65,10 +65,11 @@ export type TrialInput =
       seed: string;
       person: number;
       area: number;
-      mode: 'random' | 'white-box' | 'lens';
+      mode: 'random' | 'white-box';
       enrolment: PackedIrisCode;
       budget?: number;
     }
+  | { type: 'sybil'; seed: string; person: number; mode: 'lens'; enrolment: PackedIrisCode }
   | {
       type: 'impersonation';
       seed: string;
@@ -347,7 +348,7 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
       throw error;
     }
   }
-  if (input.type === 'sybil' && input.mode === 'lens') return lensTrial(input);
+  if (input.mode === 'lens') return lensTrial(input);
   const attacker = person(input.seed, input.person);
   const victim = input.type === 'impersonation' ? person(input.seed, input.victim) : undefined;
   const attackSeed = hashSeed(
@@ -404,8 +405,6 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
     }
   }
   const verdict = await judge(image, constricted, input.enrolment);
-  const success =
-    verdict.live && verdict.refused === undefined && (victim ? verdict.recognised : !verdict.duplicate);
   return {
     type: input.type,
     mode: input.mode,
@@ -414,13 +413,22 @@ export async function run(input: TrialInput): Promise<EnrolOutcome | TrialOutcom
     area: input.area,
     renderedArea: base.truth.patchFraction ?? 0,
     ...verdict,
-    success,
+    success: succeeded(verdict, input.type),
     evaluations,
   };
 }
 
+/**
+ * Whether the attack got what it came for past the whole defence: a second identity (sybil: no duplicate of
+ * the enrolment) or the victim's (impersonation: recognised).
+ */
+function succeeded(verdict: Judgement, type: TrialOutcome['type']): boolean {
+  if (!verdict.live || verdict.refused !== undefined) return false;
+  return type === 'sybil' ? !verdict.duplicate : verdict.recognised;
+}
+
 /** Sybil with a textured lens: the enrolled person's reflex capture wearing it, through the full defence. */
-async function lensTrial(input: Extract<TrialInput, { type: 'sybil' }>): Promise<TrialOutcome> {
+async function lensTrial(input: Extract<TrialInput, { mode: 'lens' }>): Promise<TrialOutcome> {
   const { identity, attackSession } = person(input.seed, input.person);
   const attackSeed = hashSeed(input.seed, 'sybil-lens', input.person);
   const [rest, constricted] = renderReflexExtremes(
@@ -435,7 +443,7 @@ async function lensTrial(input: Extract<TrialInput, { type: 'sybil' }>): Promise
     area: 1,
     renderedArea: 1,
     ...verdict,
-    success: verdict.live && verdict.refused === undefined && !verdict.duplicate,
+    success: succeeded(verdict, 'sybil'),
     evaluations: 1,
   };
 }

@@ -58,8 +58,9 @@ const UPPER_LID_MARGIN_PX = 30;
  * reflex captures of train:pad's seed (360 live eyes, identities 0-179 x 2 sessions: 2 at 0.196 and 0.2, both
  * eyes whose upper lid segmentation missed, so the lid and its lashes counted as iris; all others at most
  * 0.121, 92% below 0.05). With such upper lids found (segmentation measurement revision 3) and the eye's
- * motion read from the image (limbus-registration.ts), the highest live share on the tuning seed pad-tune-v1
- * (200 eyes) is 0.080. See the closing figures of `npm run eval:attacks` for the held-out rates.
+ * motion read from the image (limbus-registration.ts), the highest live shares are 0.142 on that seed
+ * (identities 0-119 x 2) and 0.110 on the tuning seed pad-tune-v1 (400 eyes), so the limit has little room
+ * left below it. See the closing figures of `npm run eval:attacks` for the held-out rates.
  */
 export const FIXED_SHARE_LIMIT = 0.15;
 /** Why a capture whose texture stays on the cornea is refused (a PAD reason code). */

@@ -1,9 +1,11 @@
 /**
- * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N] [--white-box N]
- * [--impersonation N] [--impersonation-white-box N] [--budget N] [--pad-only] [--skip-loo]`: the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300
- * held-out presentations per attack type with leave-one-type-out, Sybil and impersonation by patch at every
- * area, and Sybil by textured lens (area 100%: the lens lies over the whole iris ring). Prints the figures as Markdown tables (or one JSON object with --json) and writes both to
- * .irisgate/eval-attacks/. Renders and measurements of the held-out and training sets are cached there too.
+ * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N]
+ * [--white-box N] [--impersonation N] [--impersonation-white-box N] [--budget N] [--pad-only] [--skip-loo]`:
+ * the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300 held-out presentations per attack type
+ * with leave-one-type-out, Sybil and impersonation by patch at every area, and Sybil by textured lens (area
+ * 100%: the lens lies over the whole iris ring). Prints the figures as Markdown tables (or one JSON object
+ * with --json) and writes both to .irisgate/eval-attacks/. Renders and measurements of the held-out and
+ * training sets are cached there too.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

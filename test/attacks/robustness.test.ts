@@ -2,8 +2,8 @@
  * The robustness suite on a reduced sample (the full-size run, with every figure of the closing note, is
  * `npm run eval:attacks`): the shipped PAD models on held-out presentations of every attack type, and
  * Sybil and impersonation patch trials at every area, random, victim-texture and white-box (with a small
- * evaluation budget here), and Sybil with a textured lens. Deterministic by seed; the bounds leave room for the sample's size, not for
- * chance.
+ * evaluation budget here), and Sybil with a textured lens. Deterministic by seed; the bounds leave room for
+ * the sample's size, not for chance.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PATCH_AREAS, type TrialOutcome } from '../../iris/attacks/patch-trials.ts';

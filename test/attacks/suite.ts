@@ -239,13 +239,15 @@ function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): Tr
   const template = (person: number) => enrolled.get(person) as PackedIrisCode;
   const inputs: TrialInput[] = [];
   const budget = size.whiteBoxBudget;
-  const sybil = (count: number, mode: 'random' | 'white-box' | 'lens', area: number) => {
-    for (const person of people.slice(0, count)) {
-      inputs.push({ type: 'sybil', seed, person, area, mode, enrolment: template(person), budget });
-    }
-  };
-  sybil(size.sybilLens, 'lens', 1);
+  for (const person of people.slice(0, size.sybilLens)) {
+    inputs.push({ type: 'sybil', seed, person, mode: 'lens', enrolment: template(person) });
+  }
   for (const area of size.areas) {
+    const sybil = (count: number, mode: 'random' | 'white-box') => {
+      for (const person of people.slice(0, count)) {
+        inputs.push({ type: 'sybil', seed, person, area, mode, enrolment: template(person), budget });
+      }
+    };
     const impersonation = (count: number, mode: 'victim-texture' | 'white-box') => {
       for (const [k, person] of people.slice(0, count).entries()) {
         const victim = people[(k + 1) % people.length] as number;
@@ -261,8 +263,8 @@ function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): Tr
         });
       }
     };
-    sybil(size.sybilRandom, 'random', area);
-    sybil(size.sybilWhiteBox, 'white-box', area);
+    sybil(size.sybilRandom, 'random');
+    sybil(size.sybilWhiteBox, 'white-box');
     impersonation(size.impersonation, 'victim-texture');
     impersonation(size.impersonationWhiteBox, 'white-box');
   }
