@@ -1,11 +1,13 @@
 /**
  * `npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N]
- * [--white-box N] [--impersonation N] [--impersonation-white-box N] [--budget N] [--pad-only] [--skip-loo]`:
- * the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300 held-out presentations per attack type
- * with leave-one-type-out, Sybil and impersonation by patch at every area, and Sybil by textured lens (area
- * 100%: the lens lies over the whole iris ring). Prints the figures as Markdown tables (or one JSON object
- * with --json) and writes both to .irisgate/eval-attacks/. Renders and measurements of the held-out and
- * training sets are cached there too.
+ * [--white-box N] [--impersonation N] [--impersonation-white-box N] [--budget N] [--first-person K] [--pad-only]
+ * [--skip-loo]`: the robustness suite at full size (suite.ts FULL_SIZE): PAD on 300 held-out presentations
+ * per attack type with leave-one-type-out, Sybil and impersonation by patch at every area (300 random or
+ * victim-texture and 300 white-box trials each), and Sybil by textured lens (area 100%: the lens lies over
+ * the whole iris ring). A white-box trial takes about 30 s of one core, so the full run takes about a day on
+ * 2 cores; --first-person K with smaller counts runs a shard of it (persons K on), e.g. on several machines.
+ * Prints the figures as Markdown tables (or one JSON object with --json) and writes both to
+ * .irisgate/eval-attacks/. Renders and measurements of the held-out and training sets are cached there too.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
       'impersonation-white-box': { type: 'string' },
       impersonation: { type: 'string' },
       budget: { type: 'string' },
+      'first-person': { type: 'string' },
       'pad-only': { type: 'boolean', default: false },
       'skip-loo': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -114,15 +117,26 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run eval:attacks [-- --json] [--workers N] [--pad-identities N] [--sybil N] [--lens N]\n' +
-        '         [--white-box N] [--impersonation N] [--impersonation-white-box N] [--budget N] [--pad-only]\n' +
-        '         [--skip-loo]\nThe robustness suite at full size; see test/attacks/suite.ts.\n' +
+        '         [--white-box N] [--impersonation N] [--impersonation-white-box N] [--budget N]\n' +
+        '         [--first-person K] [--pad-only] [--skip-loo]\n' +
+        'The robustness suite at full size (about a day on 2 cores); see test/attacks/suite.ts.\n' +
         '--white-box N: white-box Sybil and impersonation trials per area (--impersonation-white-box sets the latter).\n' +
+        '--first-person K: patch and lens trials for persons K on (a shard: K=0 --white-box 40 and K=40\n' +
+        '  --white-box 60 are the trials of one run with --white-box 100).\n' +
         '--pad-only: the held-out PAD figures alone (no leave-one-type-out, no patch trials).\n' +
         '--skip-loo: no leave-one-type-out (it renders and measures the whole training set).\n',
     );
     return;
   }
-  const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
+  const num = (v: string | undefined, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) {
+      process.stderr.write(`eval:attacks: expected a whole number >= 0, got '${v}' (--help)\n`);
+      process.exit(2);
+    }
+    return n;
+  };
   const padOnly = values['pad-only'];
   const size = {
     ...FULL_SIZE,
@@ -136,6 +150,7 @@ async function main(): Promise<void> {
     ),
     impersonation: num(values.impersonation, FULL_SIZE.impersonation),
     whiteBoxBudget: num(values.budget, FULL_SIZE.whiteBoxBudget),
+    firstPerson: num(values['first-person'], FULL_SIZE.firstPerson),
     ...(padOnly || values['skip-loo'] ? { looTraining: null } : {}),
     ...(padOnly
       ? { sybilRandom: 0, sybilLens: 0, sybilWhiteBox: 0, impersonation: 0, impersonationWhiteBox: 0 }

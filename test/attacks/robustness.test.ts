@@ -21,6 +21,7 @@ const REDUCED: SuiteSize = {
   impersonation: 6,
   impersonationWhiteBox: 1,
   areas: PATCH_AREAS,
+  firstPerson: 0,
 };
 
 let report: SuiteReport;

@@ -56,6 +56,12 @@ export interface SuiteSize {
   impersonation: number;
   impersonationWhiteBox: number;
   areas: readonly number[];
+  /**
+   * Patch and lens trials take the enrolled persons from this index on: 0 for a whole run, K to run a
+   * shard of one (each trial depends only on its person and victim, drawn the same way, so shards of
+   * persons 0-39 and 40-99 give the trials of one run of 100).
+   */
+  firstPerson: number;
 }
 
 export const FULL_SIZE: SuiteSize = {
@@ -63,11 +69,12 @@ export const FULL_SIZE: SuiteSize = {
   looTraining: TRAINING_SET,
   sybilRandom: 300,
   sybilLens: 300,
-  sybilWhiteBox: 10,
+  sybilWhiteBox: 300,
   whiteBoxBudget: WHITE_BOX_BUDGET,
   impersonation: 300,
-  impersonationWhiteBox: 6,
+  impersonationWhiteBox: 300,
   areas: PATCH_AREAS,
+  firstPerson: 0,
 };
 
 /**
@@ -233,24 +240,27 @@ export interface SuiteReport {
   seconds: number;
 }
 
-function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): TrialInput[] {
+/** The patch and lens trials of a run (or of its shard: size.firstPerson) over the enrolled persons. */
+export function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCode>): TrialInput[] {
   const seed = EVAL_SEEDS.patches;
   const people = [...enrolled.keys()];
   const template = (person: number) => enrolled.get(person) as PackedIrisCode;
   const inputs: TrialInput[] = [];
   const budget = size.whiteBoxBudget;
-  for (const person of people.slice(0, size.sybilLens)) {
+  const first = size.firstPerson;
+  const shard = (count: number) => people.slice(first, first + count);
+  for (const person of shard(size.sybilLens)) {
     inputs.push({ type: 'sybil', seed, person, mode: 'lens', enrolment: template(person) });
   }
   for (const area of size.areas) {
     const sybil = (count: number, mode: 'random' | 'white-box') => {
-      for (const person of people.slice(0, count)) {
+      for (const person of shard(count)) {
         inputs.push({ type: 'sybil', seed, person, area, mode, enrolment: template(person), budget });
       }
     };
     const impersonation = (count: number, mode: 'victim-texture' | 'white-box') => {
-      for (const [k, person] of people.slice(0, count).entries()) {
-        const victim = people[(k + 1) % people.length] as number;
+      for (const [k, person] of shard(count).entries()) {
+        const victim = people[(first + k + 1) % people.length] as number;
         inputs.push({
           type: 'impersonation',
           seed,
@@ -313,14 +323,18 @@ export async function runSuite(
     );
   }
 
-  const people = Math.max(
-    size.sybilRandom,
-    size.sybilLens,
-    size.sybilWhiteBox,
-    size.impersonation,
-    size.impersonationWhiteBox,
-  );
-  log(`patch trials: enrolling ${people} people`);
+  // Everyone up to the shard's last person (and the next, a victim) is enrolled, so that the enrolled
+  // persons, refused enrolments skipped, are numbered as in a whole run.
+  const people =
+    size.firstPerson +
+    Math.max(
+      size.sybilRandom,
+      size.sybilLens,
+      size.sybilWhiteBox,
+      size.impersonation,
+      size.impersonationWhiteBox,
+    );
+  log(`patch trials: enrolling ${people + 1} people`);
   const enrolInputs: TrialInput[] = Array.from({ length: people + 1 }, (_, person) => ({
     type: 'enrol',
     seed: EVAL_SEEDS.patches,
