@@ -58,8 +58,8 @@ export interface SuiteSize {
   areas: readonly number[];
   /**
    * Patch and lens trials take the enrolled persons from this index on: 0 for a whole run, K to run a
-   * shard of one (each trial depends only on its person and victim, drawn the same way, so shards of
-   * persons 0-39 and 40-99 give the trials of one run of 100).
+   * shard of one (each trial depends only on its person and its victim, the next enrolled person, so
+   * shards of persons 0-39 and 40-99 give the trials of one run of 100).
    */
   firstPerson: number;
 }
@@ -260,7 +260,7 @@ export function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCod
     };
     const impersonation = (count: number, mode: 'victim-texture' | 'white-box') => {
       for (const [k, person] of shard(count).entries()) {
-        const victim = people[(first + k + 1) % people.length] as number;
+        const victim = people[first + k + 1] as number;
         inputs.push({
           type: 'impersonation',
           seed,
@@ -323,9 +323,9 @@ export async function runSuite(
     );
   }
 
-  // Everyone up to the shard's last person (and the next, a victim) is enrolled, so that the enrolled
-  // persons, refused enrolments skipped, are numbered as in a whole run.
-  const people =
+  // The persons are numbered by enrolment, refused ones skipped: enrolling in order until the shard's last
+  // person and the next (a victim) are in gives every shard the numbering of a whole run.
+  const wanted =
     size.firstPerson +
     Math.max(
       size.sybilRandom,
@@ -333,18 +333,28 @@ export async function runSuite(
       size.sybilWhiteBox,
       size.impersonation,
       size.impersonationWhiteBox,
-    );
-  log(`patch trials: enrolling ${people + 1} people`);
-  const enrolInputs: TrialInput[] = Array.from({ length: people + 1 }, (_, person) => ({
-    type: 'enrol',
-    seed: EVAL_SEEDS.patches,
-    person,
-  }));
-  const enrolOutcomes = await mapInWorkers<TrialInput, EnrolOutcome>(TRIALS, enrolInputs, workers);
+    ) +
+    1;
+  log(`patch trials: enrolling ${wanted} people`);
   const enrolled = new Map<number, PackedIrisCode>();
-  enrolOutcomes.forEach((o, person) => {
-    if (o.ok) enrolled.set(person, o.template);
-  });
+  let enrolFailures = 0;
+  for (let next = 0; enrolled.size < wanted; ) {
+    if (enrolFailures > wanted) throw new Error(`patch trials: ${enrolFailures} enrolments refused`);
+    const batch = Array.from(
+      { length: wanted - enrolled.size },
+      (_, k): TrialInput => ({
+        type: 'enrol',
+        seed: EVAL_SEEDS.patches,
+        person: next + k,
+      }),
+    );
+    const outcomes = await mapInWorkers<TrialInput, EnrolOutcome>(TRIALS, batch, workers);
+    outcomes.forEach((o, k) => {
+      if (o.ok) enrolled.set(next + k, o.template);
+      else enrolFailures++;
+    });
+    next += batch.length;
+  }
   const inputs = trialInputs(size, enrolled);
   log(`patch trials: ${inputs.length} trials`);
   const progress = startProgress('patch trials', inputs.length);
@@ -362,7 +372,7 @@ export async function runSuite(
     leaveOneOut,
     patches: summarizeTrials(outcomes),
     patchSuccesses: outcomes.filter((o) => o.success),
-    enrolFailures: enrolOutcomes.filter((o) => !o.ok).length,
+    enrolFailures,
     seconds: Math.round((performance.now() - started) / 1000),
   };
 }
