@@ -234,13 +234,21 @@ interface Params {
   s: number;
 }
 
-async function whiteBoxSearch(
+/**
+ * The attacker's objective: positive exactly when the attack would succeed. Given the best score so far
+ * (`toBeat`), it may return any value not above it for a candidate that cannot beat it: the search keeps
+ * only candidates that do, so its result is that of the exact objective.
+ */
+export type AttackerObjective = (image: GreyImage, toBeat: number) => Promise<number>;
+
+/** A random search over Params from the outline of `base`, `budget` evaluations of `evaluate`. */
+export async function whiteBoxSearch(
   rng: Rng,
   base: AttackCapture,
   reference: GreyImage,
   sign: 1 | -1,
   budget: number,
-  evaluate: (image: GreyImage) => Promise<number>,
+  evaluate: AttackerObjective,
 ): Promise<{ image: GreyImage; evaluations: number }> {
   const { width: w, height: h } = base.image;
   const { inside, edge } = patchPixels(base);
@@ -295,10 +303,10 @@ async function whiteBoxSearch(
     s: rng.chance(0.2) ? rng.int(0, noise.length - 1) : p.s,
   });
   let best = { g: 1.5, b: 0, n: 0, r: 1, s: 0 };
-  let bestScore = await evaluate(compose(best));
+  let bestScore = await evaluate(compose(best), Number.NEGATIVE_INFINITY);
   for (let k = 1; k < budget; k++) {
     const candidate = rng.chance(0.4) ? draw() : perturb(best);
-    const score = await evaluate(compose(candidate));
+    const score = await evaluate(compose(candidate), bestScore);
     if (score > bestScore) {
       best = candidate;
       bestScore = score;
@@ -307,33 +315,43 @@ async function whiteBoxSearch(
   return { image: compose(best), evaluations: budget };
 }
 
+/** A frame the detector refuses scores its PAD score less this: under every frame it passes. */
+const REFUSED_PENALTY = 10;
+
 /**
- * The attacker's cheap evaluation: the first frame's segmentation kept, the rest of the pipeline run; the
- * objective is positive exactly when the attack would succeed.
+ * The attacker's cheap evaluation (an AttackerObjective): the first frame's segmentation kept, the rest of
+ * the pipeline run. A frame the detector refuses scores below -9, a frame it passes its distance margin
+ * (above -1): once the search holds a passing frame, a candidate whose margin does not beat it cannot win
+ * whatever the detector says, and the detector (the dearest stage) is not run for it.
  */
-function attackerObjective(
+export function attackerObjective(
   base: GreyImage,
   enrolment: PackedIrisCode,
   goal: 'evade' | 'match',
-): ((image: GreyImage) => Promise<number>) | undefined {
+): AttackerObjective | undefined {
   let seg: ReturnType<typeof segmentEye>;
   try {
     seg = segmentEye(base);
   } catch {
     return undefined;
   }
-  return async (image) => {
+  return async (image, toBeat) => {
     const normalized = normalizeIris(image, seg);
     const patch = await masker.mask(normalized);
-    const pad = await detector.assessMeasured(image, { segmentation: seg, normalized, patch });
-    if (!pad.live) return pad.score - 10;
     const probe = packIrisCode(await encoder.encode(patch.normalized));
+    let margin: number;
     if (goal === 'match') {
       // Recognition searches +-15 columns only: so does the impersonator.
-      return recognises(probe, enrolment) ? 1 : DEFAULT_MATCH_THRESHOLD - matchPacked(probe, enrolment).hdRaw;
+      margin = recognises(probe, enrolment)
+        ? 1
+        : DEFAULT_MATCH_THRESHOLD - matchPacked(probe, enrolment).hdRaw;
+    } else {
+      const d = duplicateDistances(probe, enrolment);
+      margin = Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold);
     }
-    const d = duplicateDistances(probe, enrolment);
-    return Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold);
+    if (toBeat > 1 - REFUSED_PENALTY && margin <= toBeat) return margin;
+    const pad = await detector.assessMeasured(image, { segmentation: seg, normalized, patch });
+    return pad.live ? margin : pad.score - REFUSED_PENALTY;
   };
 }
 
