@@ -26,6 +26,7 @@
  * its edge), so this attacker is stronger than a physical one.
  */
 import { IrisgateError } from '../../protocol/errors.ts';
+import type { NormalizedIris } from '../../protocol/iris-code-layout.ts';
 import { createIrisEncoder, type IrisEncoder } from '../encoder.ts';
 import {
   DEFAULT_MATCH_THRESHOLD,
@@ -316,13 +317,14 @@ export async function whiteBoxSearch(
 }
 
 /** A frame the detector refuses scores its PAD score less this: under every frame it passes. */
-const REFUSED_PENALTY = 10;
+export const REFUSED_PENALTY = 10;
 
 /**
  * The attacker's cheap evaluation (an AttackerObjective): the first frame's segmentation kept, the rest of
- * the pipeline run. A frame the detector refuses scores below -9, a frame it passes its distance margin
- * (above -1): once the search holds a passing frame, a candidate whose margin does not beat it cannot win
- * whatever the detector says, and the detector (the dearest stage) is not run for it.
+ * the pipeline run. A frame the detector refuses scores at most 1 - REFUSED_PENALTY, a frame it passes its
+ * distance margin (above -1): once the search holds a passing frame, a candidate whose margin does not beat
+ * it cannot win whatever the detector says, and the detector (the dearest stage) is not run for it. Before
+ * that, the detector runs first and a refused frame is never encoded.
  */
 export function attackerObjective(
   base: GreyImage,
@@ -335,23 +337,26 @@ export function attackerObjective(
   } catch {
     return undefined;
   }
+  const marginOf = async (normalized: NormalizedIris): Promise<number> => {
+    const probe = packIrisCode(await encoder.encode(normalized));
+    if (goal === 'match') {
+      // Recognition searches +-15 columns only: so does the impersonator.
+      return recognises(probe, enrolment) ? 1 : DEFAULT_MATCH_THRESHOLD - matchPacked(probe, enrolment).hdRaw;
+    }
+    const d = duplicateDistances(probe, enrolment);
+    return Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold);
+  };
   return async (image, toBeat) => {
     const normalized = normalizeIris(image, seg);
     const patch = await masker.mask(normalized);
-    const probe = packIrisCode(await encoder.encode(patch.normalized));
-    let margin: number;
-    if (goal === 'match') {
-      // Recognition searches +-15 columns only: so does the impersonator.
-      margin = recognises(probe, enrolment)
-        ? 1
-        : DEFAULT_MATCH_THRESHOLD - matchPacked(probe, enrolment).hdRaw;
-    } else {
-      const d = duplicateDistances(probe, enrolment);
-      margin = Math.min(d.wholeHd - DEFAULT_MATCH_THRESHOLD, d.partHd - DEFAULT_PART_MATCH.threshold);
+    let margin: number | undefined;
+    if (toBeat > 1 - REFUSED_PENALTY) {
+      margin = await marginOf(patch.normalized);
+      if (margin <= toBeat) return margin;
     }
-    if (toBeat > 1 - REFUSED_PENALTY && margin <= toBeat) return margin;
     const pad = await detector.assessMeasured(image, { segmentation: seg, normalized, patch });
-    return pad.live ? margin : pad.score - REFUSED_PENALTY;
+    if (!pad.live) return pad.score - REFUSED_PENALTY;
+    return margin ?? marginOf(patch.normalized);
   };
 }
 

@@ -260,7 +260,8 @@ export function trialInputs(size: SuiteSize, enrolled: Map<number, PackedIrisCod
     };
     const impersonation = (count: number, mode: 'victim-texture' | 'white-box') => {
       for (const [k, person] of shard(count).entries()) {
-        const victim = people[first + k + 1] as number;
+        const victim = people[first + k + 1];
+        if (victim === undefined) throw new Error(`patch trials: no enrolled person after ${person}`);
         inputs.push({
           type: 'impersonation',
           seed,

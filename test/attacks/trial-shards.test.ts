@@ -57,4 +57,8 @@ describe('patch trial shards', () => {
       expect(t.enrolment[0], `${key(t)}: the enrolment is its owner's`).toBe(owner);
     }
   });
+
+  it('refuse to pair the last impersonator without a next enrolled person', () => {
+    expect(() => trialInputs(size(0, 5), enrolled(5, refused))).toThrow(/no enrolled person after 5/);
+  });
 });
