@@ -19,13 +19,16 @@
  * checking_liveness: the device's own verdicts before it spends a signup: the pupil must answer the
  *   stimulus (the check the backend repeats), the iris texture must move with the pupil between the
  *   widest and the narrowest measured pupil (iris/pad/texture-motion.ts: a lens or a patch stays on the
- *   cornea), and the frames must pass the presentation-attack detector.
+ *   cornea), the texture must stand still at the fitted limbus (iris/pad/limbus-anchor.ts: a ring over
+ *   the iris's outer edge moves the fit inwards), and the frames must pass the presentation-attack
+ *   detector.
  * signing: the envelope (its counter was reserved with the nonce), signed by the iris-code key, with the
  *   reference frame's pixels as evidence; queued: written durably to the outbox, which delivers it.
  */
 import type { DeviceKeys } from '../hsm/provisioning.ts';
 import { encodeGreyPng } from '../iris/image-input.ts';
 import { PATCH_REASONS, type PadAssessment, type PadDetector } from '../iris/pad/detector.ts';
+import { LIMBUS_MISFIT_REASON, limbusAnchored } from '../iris/pad/limbus-anchor.ts';
 import {
   FIXED_TEXTURE_REASON,
   type MotionFrame,
@@ -481,6 +484,12 @@ function checkLiveness(context: DeviceContext, capture: Capture): { scores: Reco
     throw fail(
       'liveness_failed',
       `${(100 * motion.fixedShare).toFixed(0)}% of the iris texture stays on the cornea while the pupil moves (${FIXED_TEXTURE_REASON}: a textured lens or a patch)`,
+    );
+  }
+  if (!limbusAnchored(motion)) {
+    throw fail(
+      'liveness_failed',
+      `the fitted limbus is not where the iris is anchored: the texture at it moved ${motion.edgeMotionPx.toFixed(1)} px with the pupil, and the two frames' limbus radii differ by ${(100 * motion.limbusDrift).toFixed(0)}% (${LIMBUS_MISFIT_REASON}: something over the iris's outer edge)`,
     );
   }
   const verdicts = capture.candidates.map((c) => c.pad);

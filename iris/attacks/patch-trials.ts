@@ -4,8 +4,8 @@
  * - enrol: a person's live capture (session 0) through the iris pipeline; the packed template.
  * - sybil: the enrolled person comes back (session 1) wearing a patch over `area` of the visible iris and
  *   succeeds when a second identity would be issued: the capture passes the presentation-attack detector
- *   and the texture-motion check (the frame at rest against the most constricted frame of the capture
- *   under a stimulus drawn from the trial's seed: iris/pad/texture-motion.ts), the pipeline's quality
+ *   and the two-frame checks (the frame at rest against the most constricted frame of the capture under a
+ *   stimulus drawn from the trial's seed: iris/pad/texture-motion.ts, limbus-anchor.ts), the pipeline's quality
  *   gates, and its template matches the enrolment neither whole (raw FHD below DEFAULT_MATCH_THRESHOLD)
  *   nor by any part (DEFAULT_PART_MATCH): the backend's duplicate rule.
  * - sybil with a lens (mode 'lens'): the enrolled person comes back (session 1) wearing a textured cosmetic
@@ -40,7 +40,7 @@ import {
 import { normalizeIris } from '../normalization.ts';
 import { createPadDetector, type PadDetector } from '../pad/detector.ts';
 import { createPatchMasker, type PatchMasker } from '../pad/patch-mask.ts';
-import { FIXED_TEXTURE_REASON, movesWithPupil, textureMotion } from '../pad/texture-motion.ts';
+import { motionReasons, textureMotion } from '../pad/texture-motion.ts';
 import { createIrisPipeline, type IrisPipeline } from '../pipeline.ts';
 import { segmentEye } from '../segmentation/index.ts';
 import { gaussianBlur } from '../synth/fields.ts';
@@ -95,7 +95,13 @@ interface Judgement {
   maskedFraction: number;
   /** The texture-motion check's share of the iris fixed on the cornea (iris/pad/texture-motion.ts). */
   fixedShare: number;
-  /** The detector's reasons, the texture-motion check's and the pupil reflex's (NO_CONSTRICTION_REASON) included. */
+  /** The limbus-anchor check's edge motion (pixels) and limbus drift (iris/pad/limbus-anchor.ts). */
+  edgeMotionPx: number;
+  limbusDrift: number;
+  /**
+   * The detector's reasons, the two-frame checks' (texture motion, limbus anchor) and the pupil reflex's
+   * (NO_CONSTRICTION_REASON) included.
+   */
   reasons: string[];
   /**
    * The duplicate rule's distances to the enrolment (own for sybil, the victim's for impersonation), over
@@ -174,7 +180,7 @@ async function judge(
     );
     const reasons = [
       ...pad.reasons,
-      ...(movesWithPupil(motion) ? [] : [FIXED_TEXTURE_REASON]),
+      ...motionReasons(motion),
       ...(constrictedEnough(motion.constriction) ? [] : [NO_CONSTRICTION_REASON]),
     ];
     return {
@@ -182,6 +188,8 @@ async function judge(
       padScore: pad.score,
       maskedFraction: encoded.quality.patchFraction,
       fixedShare: motion.fixedShare,
+      edgeMotionPx: motion.edgeMotionPx,
+      limbusDrift: motion.limbusDrift,
       reasons,
       ...distances(packIrisCode(encoded.code), enrolment),
     };
@@ -193,6 +201,8 @@ async function judge(
       refused: error.code,
       maskedFraction: 0,
       fixedShare: 0,
+      edgeMotionPx: Number.NaN,
+      limbusDrift: Number.NaN,
       reasons: [error.code],
       duplicate: false,
       wholeMatch: false,

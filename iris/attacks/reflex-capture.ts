@@ -59,6 +59,8 @@ export interface ReflexPresentation {
   session: SessionParams;
   label: PresentationLabel;
   seed: Seed;
+  /** A patch's share of the visible iris (render-attack.ts draws one from the seed when absent). */
+  patchFraction?: number;
 }
 
 /** The pupil/iris ratio of the presentation `tMs` after the first frame of a capture under `schedule`. */
@@ -77,14 +79,15 @@ export function reflexDilation(
  * draws its own sensor noise; without one, the capture is the session's single capture.
  */
 export function renderPresentation(
-  { identity, session, label, seed }: ReflexPresentation,
+  { identity, session, label, seed, patchFraction }: ReflexPresentation,
   dilation: number,
   frame?: number,
 ): GreyImage {
   const moment = { ...session, dilation, ...(frame === undefined ? {} : { frame }) };
+  const patch = patchFraction === undefined ? {} : { patchFraction };
   return label === 'live'
     ? renderLive(identity, moment).image
-    : renderAttack({ kind: label, identity, session: moment, seed, placedOn: session }).image;
+    : renderAttack({ kind: label, identity, session: moment, seed, placedOn: session, ...patch }).image;
 }
 
 /** One frame of the presentation `tMs` after the first frame of a capture under `schedule`. */

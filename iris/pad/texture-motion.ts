@@ -22,37 +22,32 @@
  *   const motion = textureMotion(dilatedFrame, constrictedFrame);
  *   if (motion.fixedShare >= FIXED_SHARE_LIMIT) refuse('texture_fixed_on_cornea');
  */
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../protocol/iris-code-layout.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
 import { rubberSheet } from '../normalization.ts';
-import { parabolaY } from '../segmentation/eyelids.ts';
 import { ellipseRadiusAt } from '../segmentation/geometry.ts';
-import { dilateSquare } from '../segmentation/image-ops.ts';
-import { specularMask } from '../segmentation/specular.ts';
-import type { EyeSegmentation } from '../segmentation/types.ts';
-import type { GreyImage } from '../types.ts';
+import { LIMBUS_MISFIT_REASON, limbusAnchor, limbusAnchored } from './limbus-anchor.ts';
 import { limbusShift } from './limbus-registration.ts';
+import {
+  blockCorrelation,
+  MIN_BLOCK_SAMPLES,
+  MOTION_BLOCK_COLUMNS,
+  MOTION_BLOCK_ROWS,
+  type MotionFrame,
+  radialBandPass,
+  usableMask,
+} from './motion-sheets.ts';
+
+export { MOTION_BLOCK_COLUMNS, MOTION_BLOCK_ROWS, type MotionFrame };
 
 const H = NORMALIZED_HEIGHT;
 const W = NORMALIZED_WIDTH;
-export const MOTION_BLOCK_ROWS = 16;
-export const MOTION_BLOCK_COLUMNS = 32;
 const GRID_ROWS = H / MOTION_BLOCK_ROWS;
 const GRID_COLUMNS = W / MOTION_BLOCK_COLUMNS;
 export const MOTION_BLOCKS = GRID_ROWS * GRID_COLUMNS;
-/** Radial band-pass: a 3 x 3 mean, less the mean over this many rows either side. */
-const RADIAL_HALF_WINDOW = 6;
-/** A block takes part when this share of its samples is usable in both frames. */
-const MIN_BLOCK_USABLE = 0.5;
 /** The two samplings must lie this far apart (image pixels) in a block for it to decide. */
 export const MIN_SHIFT_PX = 1.5;
 /** How much better the "cornea" correlation must be for a block to count as fixed on the cornea. */
 export const FIXED_MARGIN = 0.2;
-/** Glints and lashes are left out with this margin (pixels) around them, the lid margins with LID_MARGIN_PX. */
-const GLINT_MARGIN_PX = 8;
-const LASH_MARGIN_PX = 6;
-const LID_MARGIN_PX = 10;
-/** Lashes droop over the iris below the upper lid: more of it is left out there. */
-const UPPER_LID_MARGIN_PX = 30;
 /**
  * The share of the decidable iris fixed on the cornea from which a capture is refused. Set on synthetic
  * reflex captures of train:pad's seed (360 live eyes, identities 0-179 x 2 sessions: 2 at 0.196 and 0.2, both
@@ -71,9 +66,17 @@ export function movesWithPupil(motion: Pick<TextureMotion, 'fixedShare'>): boole
   return motion.fixedShare < FIXED_SHARE_LIMIT;
 }
 
-export interface MotionFrame {
-  image: GreyImage;
-  segmentation: EyeSegmentation;
+/**
+ * Why the two frames refuse a capture: texture fixed on the cornea (FIXED_TEXTURE_REASON), a limbus fit
+ * that the iris's motion or the other frame contradicts (LIMBUS_MISFIT_REASON, limbus-anchor.ts).
+ */
+export function motionReasons(
+  motion: Pick<TextureMotion, 'fixedShare' | 'edgeMotionPx' | 'limbusDrift'>,
+): string[] {
+  return [
+    ...(movesWithPupil(motion) ? [] : [FIXED_TEXTURE_REASON]),
+    ...(limbusAnchored(motion) ? [] : [LIMBUS_MISFIT_REASON]),
+  ];
 }
 
 export interface TextureMotion {
@@ -85,6 +88,13 @@ export interface TextureMotion {
   constriction: number;
   /** Per block (row-major, MOTION_BLOCKS): 1 fixed on the cornea, 0 moves with the iris, -1 undecided. */
   blocks: Int8Array;
+  /**
+   * How far (pixels, inwards) and by what share of the pupil change the texture at the fitted limbus moved
+   * (limbus-anchor.ts: 0 for a correct fit), and how much the two frames' limbus radii differ (a share).
+   */
+  edgeMotionPx: number;
+  kappa: number;
+  limbusDrift: number;
 }
 
 /** Compares the texture of the most dilated and the most constricted frame (in either order). */
@@ -130,35 +140,15 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
       const phi = sa.orientation + (2 * Math.PI * (bc + 0.5) * MOTION_BLOCK_COLUMNS) / W;
       const shift =
         (1 - rho) * (ellipseRadiusAt(sa.pupilEllipse, phi) - ellipseRadiusAt(sb.pupilEllipse, phi));
-      let n = 0;
-      let sai = 0;
-      let sac = 0;
-      let saa = 0;
-      let sii = 0;
-      let scc = 0;
-      for (let r = br * MOTION_BLOCK_ROWS; r < (br + 1) * MOTION_BLOCK_ROWS; r++) {
-        for (let c = bc * MOTION_BLOCK_COLUMNS; c < (bc + 1) * MOTION_BLOCK_COLUMNS; c++) {
-          const i = r * W + c;
-          if (!mask[i]) continue;
-          const va = pa[i] as number;
-          const vi = pi[i] as number;
-          const vc = pc[i] as number;
-          n++;
-          sai += va * vi;
-          sac += va * vc;
-          saa += va * va;
-          sii += vi * vi;
-          scc += vc * vc;
-        }
-      }
-      if (n < MIN_BLOCK_USABLE * MOTION_BLOCK_ROWS * MOTION_BLOCK_COLUMNS) continue;
+      const iris = blockCorrelation(pa, pi, mask, br, bc);
+      if (iris.n < MIN_BLOCK_SAMPLES) continue;
+      const n = iris.n;
       usableTotal += n;
       if (shift < MIN_SHIFT_PX) continue;
       const k = br * GRID_COLUMNS + bc;
-      const cIris = sai / Math.sqrt(saa * sii + 1e-12);
-      const cCornea = sac / Math.sqrt(saa * scc + 1e-12);
+      const cCornea = blockCorrelation(pa, pc, mask, br, bc).correlation;
       decidable += n;
-      blocks[k] = cCornea - cIris >= FIXED_MARGIN ? 1 : 0;
+      blocks[k] = cCornea - iris.correlation >= FIXED_MARGIN ? 1 : 0;
       if (blocks[k] === 1) fixed += n;
     }
   }
@@ -167,67 +157,15 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
     decidableShare: usableTotal > 0 ? decidable / usableTotal : 0,
     constriction: 1 - sb.pupil.r / sa.pupil.r,
     blocks,
+    ...limbusAnchor({
+      dilated,
+      image: b.image,
+      usable: usableB,
+      pupil: sb.pupilEllipse,
+      limbus,
+      orientation: sa.orientation,
+      pupilChange: sa.pupil.r - sb.pupil.r,
+    }),
+    limbusDrift: Math.abs(sb.iris.r / sa.iris.r - 1),
   };
-}
-
-/**
- * The frame's usable iris less what lies on the cornea or the lids in every eye: a margin around its
- * glints, its lashes and its lid margins (the lids, their lashes and shadows do not stretch with the pupil).
- */
-function usableMask({ image, segmentation }: MotionFrame): Uint8Array {
-  const { width: w, height: h, masks, eyelids } = segmentation;
-  const glints = specularMask(image, GLINT_MARGIN_PX).mask;
-  const lashes = dilateSquare(masks.eyelash, w, h, LASH_MARGIN_PX);
-  const out = new Uint8Array(w * h);
-  for (let x = 0; x < w; x++) {
-    const top = eyelids.upper ? parabolaY(eyelids.upper, x) + UPPER_LID_MARGIN_PX : Number.NEGATIVE_INFINITY;
-    const bottom = eyelids.lower ? parabolaY(eyelids.lower, x) - LID_MARGIN_PX : Number.POSITIVE_INFINITY;
-    for (let y = Math.max(0, Math.ceil(top)); y < Math.min(h, bottom); y++) {
-      const i = y * w + x;
-      out[i] = (masks.iris[i] as number) & (1 - (glints[i] as number)) & (1 - (lashes[i] as number));
-    }
-  }
-  return out;
-}
-
-/** A 3 x 3 mean of the usable samples, less the mean of that over RADIAL_HALF_WINDOW rows either side. */
-function radialBandPass(sheet: NormalizedIris, mask: Uint8Array): Float32Array {
-  const { pixels } = sheet;
-  const smooth = new Float32Array(H * W);
-  for (let r = 0; r < H; r++) {
-    for (let c = 0; c < W; c++) {
-      let sum = 0;
-      let n = 0;
-      for (let rr = Math.max(0, r - 1); rr <= Math.min(H - 1, r + 1); rr++) {
-        for (let dc = -1; dc <= 1; dc++) {
-          const i = rr * W + ((c + dc + W) % W);
-          if (mask[i]) {
-            sum += pixels[i] as number;
-            n++;
-          }
-        }
-      }
-      smooth[r * W + c] = n > 0 ? sum / n : 0;
-    }
-  }
-  const out = new Float32Array(H * W);
-  for (let c = 0; c < W; c++) {
-    for (let r = 0; r < H; r++) {
-      let sum = 0;
-      let n = 0;
-      for (
-        let rr = Math.max(0, r - RADIAL_HALF_WINDOW);
-        rr <= Math.min(H - 1, r + RADIAL_HALF_WINDOW);
-        rr++
-      ) {
-        const i = rr * W + c;
-        if (mask[i]) {
-          sum += smooth[i] as number;
-          n++;
-        }
-      }
-      out[r * W + c] = n > 0 ? (smooth[r * W + c] as number) - sum / n : 0;
-    }
-  }
-  return out;
 }

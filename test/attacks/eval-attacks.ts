@@ -56,7 +56,7 @@ export function markdownReport(r: SuiteReport): string {
     `| **BPCER** (live) | ${pct(b.rejected, b.presentations)} | ${pct(c.bpcer.rejected, c.bpcer.presentations)} |`,
     `| BPCER20 / BPCER100 | | ${at(c.bpcer20)} / ${at(c.bpcer100)} |`,
     '',
-    `Refused by the texture-motion check: ${JSON.stringify(r.refusedByMotion)}; by the pupil reflex (or no pair measured): ${JSON.stringify(r.refusedByReflex)}`,
+    `Refused by the two-frame checks (texture motion, limbus anchor): ${JSON.stringify(r.refusedByMotion)}; by the pupil reflex (or no pair measured): ${JSON.stringify(r.refusedByReflex)}`,
     '',
   );
   if (r.leaveOneOut) {
@@ -69,12 +69,12 @@ export function markdownReport(r: SuiteReport): string {
   lines.push(
     '## Patch and lens attacks',
     '',
-    '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | of which pupil reflex | refused by pipeline | matched | live, caught by parts only | whole only | masked |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| attack | mode | area | trials | successes | refused by PAD | of which texture motion | of which limbus anchor | of which pupil reflex | refused by pipeline | matched | live, caught by parts only | whole only | masked |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const s of r.patches) {
     lines.push(
-      `| ${s.type} | ${s.mode} | ${(100 * s.area).toFixed(0)}% | ${s.trials} | ${pct(s.successes, s.trials)}${upper(s.successes, s.trials)} | ${s.refusedByDetector} | ${s.refusedByMotion} | ${s.refusedByReflex} | ${s.refusedByPipeline} | ${s.matched} | ${s.caughtByPartsOnly} | ${s.wholeOnly} | ${(100 * s.meanMaskedFraction).toFixed(1)}% |`,
+      `| ${s.type} | ${s.mode} | ${(100 * s.area).toFixed(0)}% | ${s.trials} | ${pct(s.successes, s.trials)}${upper(s.successes, s.trials)} | ${s.refusedByDetector} | ${s.refusedByMotion} | ${s.refusedByLimbus} | ${s.refusedByReflex} | ${s.refusedByPipeline} | ${s.matched} | ${s.caughtByPartsOnly} | ${s.wholeOnly} | ${(100 * s.meanMaskedFraction).toFixed(1)}% |`,
     );
   }
   if (r.patchSuccesses.length > 0) {

@@ -16,12 +16,13 @@ import { constrictedEnough, NO_CONSTRICTION_REASON } from '../../iris/attacks/re
 import { ATTACK_KINDS, type AttackKind } from '../../iris/attacks/render-attack.ts';
 import { DEFAULT_MATCH_THRESHOLD, type PackedIrisCode } from '../../iris/matcher.ts';
 import { PAD_MODEL_FILE, PATCH_LIMIT_KEY, patchReasons, THRESHOLD_KEY } from '../../iris/pad/detector.ts';
+import { LIMBUS_MISFIT_REASON } from '../../iris/pad/limbus-anchor.ts';
 import { type PadReport, type PadSample, summarizePad } from '../../iris/pad/metrics.ts';
 import type { MotionOutcome } from '../../iris/pad/motion-task.ts';
 import { loadMlpModel } from '../../iris/pad/onnx-mlp.ts';
 import { PATCH_BLOCKS, PATCH_FEATURE_COUNT } from '../../iris/pad/patch-features.ts';
 import { PATCH_MASK_MODEL_FILE, PATCH_MASK_OUTPUT } from '../../iris/pad/patch-mask.ts';
-import { FIXED_TEXTURE_REASON, movesWithPupil } from '../../iris/pad/texture-motion.ts';
+import { FIXED_TEXTURE_REASON, motionReasons } from '../../iris/pad/texture-motion.ts';
 import {
   measurePresentations,
   presentationSpecs,
@@ -149,6 +150,8 @@ export interface PatchTrialSummary {
   refusedByDetector: number;
   /** Of those refused by the detector: refused by the texture-motion check (alone or with the frame). */
   refusedByMotion: number;
+  /** Of those refused by the detector: refused by the limbus-anchor check (alone or not). */
+  refusedByLimbus: number;
   /** Of those refused by the detector: the pupil did not constrict (the reflex stand-in, alone or not). */
   refusedByReflex: number;
   refusedByPipeline: number;
@@ -181,6 +184,7 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       successes: g.filter((o) => o.success).length,
       refusedByDetector: passed.filter((o) => !o.live).length,
       refusedByMotion: passed.filter((o) => o.reasons.includes(FIXED_TEXTURE_REASON)).length,
+      refusedByLimbus: passed.filter((o) => o.reasons.includes(LIMBUS_MISFIT_REASON)).length,
       refusedByReflex: passed.filter((o) => o.reasons.includes(NO_CONSTRICTION_REASON)).length,
       refusedByPipeline: g.length - passed.length,
       matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
@@ -195,7 +199,8 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
 
 /**
  * The whole capture's PAD: a presentation passes when its frame passes the shipped models, its texture
- * moves with its pupil (texture-motion.ts), and its pupil constricted between the two frames by at least
+ * moves with its pupil and its fitted limbus is where the iris is anchored (texture-motion.ts,
+ * limbus-anchor.ts), and its pupil constricted between the two frames by at least
  * the reflex check's smallest amplitude. That last test stands in for the pupil-reflex fit over a whole
  * capture (protocol/pupil-reflex.ts), which would need every frame of it rendered.
  */
@@ -216,7 +221,7 @@ export function captureSamples(
     const m = motion[k] as MotionOutcome;
     if (m.spec.label !== frame.label) throw new Error(`motion outcome ${k} is for ${m.spec.label}`);
     const reflex = m.ok && constrictedEnough(m.constriction);
-    const moves = m.ok && movesWithPupil(m);
+    const moves = m.ok && motionReasons(m).length === 0;
     if (!reflex) count(refusedByReflex, frame.label);
     else if (!moves) count(refusedByMotion, frame.label);
     return { label: frame.label, score: reflex && moves ? frame.score : 0 };
@@ -228,7 +233,10 @@ export interface SuiteReport {
   pad: PadReport;
   /** PAD of the whole capture (captureSamples): the frame models, the texture motion, the pupil's reflex. */
   capturePad: PadReport;
-  /** Presentations the frame models passed or not that the texture-motion check or the reflex refused. */
+  /**
+   * Presentations the frame models passed or not that the two-frame checks (texture motion, limbus anchor)
+   * or the reflex refused.
+   */
   refusedByMotion: Record<string, number>;
   refusedByReflex: Record<string, number>;
   padFailures: Record<string, number>;

@@ -360,6 +360,26 @@ describe('capture session: refusals', () => {
     );
   }, 120_000);
 
+  it('refuses a ring over the limbus in checking_liveness: the texture at its fitted limbus moves', async () => {
+    // patch-eval-v1's random Sybil patch of person 215 at 40%: a ring across the iris's outer edge. The
+    // limbus fit takes its inner edge, and the iris texture just inside still stretches with the pupil
+    // (iris/pad/limbus-anchor.ts); nothing of the ring's smooth print stays put on the cornea to see.
+    const identity = identityOf('patch-eval-v1', 215);
+    const ringed: ReflexPresentation = {
+      identity,
+      session: sessionOf('patch-eval-v1', identity, 1),
+      label: 'patch-random',
+      seed: hashSeed('patch-eval-v1', 'sybil', 215, 0.4, -1),
+      patchFraction: 0.4,
+    };
+    const { result } = await expectRefused(
+      (onEvent) => syntheticVisit(agent, camera, { commitment: COMMITMENT, eye: ringed }, onEvent),
+      'checking_liveness',
+      'liveness_failed',
+    );
+    expect(result.message).toMatch(/the fitted limbus is not where the iris is anchored: .* \(limbus_misfit/);
+  }, 120_000);
+
   it('refuses a printed eye, which cannot answer the stimulus, in checking_liveness', async () => {
     // A print held before the camera looks the same in every frame: its pupil cannot constrict (the
     // synthetic camera renders it alike for every instant too, at about 1 s a frame; filmed here once).
