@@ -28,7 +28,7 @@
 import type { DeviceKeys } from '../hsm/provisioning.ts';
 import { encodeGreyPng } from '../iris/image-input.ts';
 import { PATCH_REASONS, type PadAssessment, type PadDetector } from '../iris/pad/detector.ts';
-import { LIMBUS_MISFIT_REASON, limbusAnchored } from '../iris/pad/limbus-anchor.ts';
+import { LIMBUS_DRIFT_LIMIT, LIMBUS_MISFIT_REASON, limbusAnchored } from '../iris/pad/limbus-anchor.ts';
 import {
   FIXED_TEXTURE_REASON,
   type MotionFrame,
@@ -487,9 +487,13 @@ function checkLiveness(context: DeviceContext, capture: Capture): { scores: Reco
     );
   }
   if (!limbusAnchored(motion)) {
+    const evidence =
+      motion.limbusDrift >= LIMBUS_DRIFT_LIMIT
+        ? `the two frames' limbus radii differ by ${(100 * motion.limbusDrift).toFixed(0)}%`
+        : `the texture at it moved ${motion.edgeMotionPx.toFixed(1)} px with the pupil`;
     throw fail(
       'liveness_failed',
-      `the fitted limbus is not where the iris is anchored: the texture at it moved ${motion.edgeMotionPx.toFixed(1)} px with the pupil, and the two frames' limbus radii differ by ${(100 * motion.limbusDrift).toFixed(0)}% (${LIMBUS_MISFIT_REASON}: something over the iris's outer edge)`,
+      `the fitted limbus is not where the iris is anchored: ${evidence} (${LIMBUS_MISFIT_REASON}: something over the iris's outer edge)`,
     );
   }
   const verdicts = capture.candidates.map((c) => c.pad);

@@ -30,8 +30,7 @@
  * than too small (person 41: inwards on one side, outwards on the other, 0.28 px in all), and a fit too
  * large in both frames (its edge moves outwards, as some live ones do). About 150 ms per capture.
  */
-import type { NormalizedIris } from '../../protocol/iris-code-layout.ts';
-import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
+import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../protocol/iris-code-layout.ts';
 import { rubberSheet } from '../normalization.ts';
 import type { Ellipse } from '../segmentation/geometry.ts';
 import { parabolicPeakOffset } from '../segmentation/rays.ts';
@@ -64,6 +63,8 @@ export interface LimbusAnchor {
   kappa: number;
   /** kappa times the pupil radius change, pixels. */
   edgeMotionPx: number;
+  /** |constricted / dilated - 1| of the two frames' fitted limbus radii. */
+  limbusDrift: number;
 }
 
 /** Whether a capture's fitted limbus is where its iris is anchored (an undecidable one, NaN, counts). */
@@ -82,32 +83,35 @@ export interface AnchorInput {
   orientation: number;
   /** Dilated less constricted pupil radius, pixels. */
   pupilChange: number;
+  /** The two frames' own fitted limbus radii, pixels. */
+  limbusRadii: { dilated: number; constricted: number };
 }
 
 export function limbusAnchor(input: AnchorInput): LimbusAnchor {
-  const score = (kappa: number): number => agreement(input, kappa);
+  const limbusDrift = Math.abs(input.limbusRadii.constricted / input.limbusRadii.dilated - 1);
+  // Each hypothesis costs a resampling: the refinement reuses what the coarse search scored.
+  const scored = new Map<number, number>();
+  const score = (kappa: number): number => {
+    let s = scored.get(kappa);
+    if (s === undefined) {
+      s = kappa < KAPPA_MIN || kappa > KAPPA_MAX ? Number.NaN : agreement(input, kappa);
+      scored.set(kappa, s);
+    }
+    return s;
+  };
+  const best = (kappas: readonly number[]): number | undefined => {
+    let at: number | undefined;
+    for (const k of kappas) if (score(k) > (at === undefined ? Number.NEGATIVE_INFINITY : score(at))) at = k;
+    return at;
+  };
   const steps = Math.round((KAPPA_MAX - KAPPA_MIN) / KAPPA_STEP);
-  const coarse = Array.from({ length: steps + 1 }, (_, i) => KAPPA_MIN + i * KAPPA_STEP);
-  const scores = coarse.map(score);
-  let best = -1;
-  for (let i = 0; i < scores.length; i++) {
-    if (!Number.isNaN(scores[i] as number) && (best < 0 || (scores[i] as number) > (scores[best] as number)))
-      best = i;
-  }
-  if (best < 0) return { kappa: Number.NaN, edgeMotionPx: Number.NaN };
-  const at = coarse[best] as number;
+  const coarse = best(Array.from({ length: steps + 1 }, (_, i) => KAPPA_MIN + i * KAPPA_STEP));
+  if (coarse === undefined) return { kappa: Number.NaN, edgeMotionPx: Number.NaN, limbusDrift };
   const half = KAPPA_STEP / 2;
-  const fine = [
-    best > 0 ? score(at - half) : Number.NaN,
-    scores[best] as number,
-    best < steps ? score(at + half) : Number.NaN,
-  ];
-  let centre = at;
-  if (!Number.isNaN(fine[0] as number) && (fine[0] as number) > (fine[1] as number)) centre = at - half;
-  else if (!Number.isNaN(fine[2] as number) && (fine[2] as number) > (fine[1] as number)) centre = at + half;
+  const centre = best([coarse, coarse - half, coarse + half]) as number;
   const around = [score(centre - half / 2), score(centre), score(centre + half / 2)];
   const kappa = around.some(Number.isNaN) ? centre : centre + (half / 2) * parabolicPeakOffset(around, 1);
-  return { kappa, edgeMotionPx: kappa * input.pupilChange };
+  return { kappa, edgeMotionPx: kappa * input.pupilChange, limbusDrift };
 }
 
 /**

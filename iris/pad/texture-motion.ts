@@ -140,15 +140,14 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
       const phi = sa.orientation + (2 * Math.PI * (bc + 0.5) * MOTION_BLOCK_COLUMNS) / W;
       const shift =
         (1 - rho) * (ellipseRadiusAt(sa.pupilEllipse, phi) - ellipseRadiusAt(sb.pupilEllipse, phi));
-      const iris = blockCorrelation(pa, pi, mask, br, bc);
-      if (iris.n < MIN_BLOCK_SAMPLES) continue;
-      const n = iris.n;
+      const { n, correlation: cIris } = blockCorrelation(pa, pi, mask, br, bc);
+      if (n < MIN_BLOCK_SAMPLES) continue;
       usableTotal += n;
       if (shift < MIN_SHIFT_PX) continue;
       const k = br * GRID_COLUMNS + bc;
       const cCornea = blockCorrelation(pa, pc, mask, br, bc).correlation;
       decidable += n;
-      blocks[k] = cCornea - iris.correlation >= FIXED_MARGIN ? 1 : 0;
+      blocks[k] = cCornea - cIris >= FIXED_MARGIN ? 1 : 0;
       if (blocks[k] === 1) fixed += n;
     }
   }
@@ -165,7 +164,7 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
       limbus,
       orientation: sa.orientation,
       pupilChange: sa.pupil.r - sb.pupil.r,
+      limbusRadii: { dilated: sa.iris.r, constricted: sb.iris.r },
     }),
-    limbusDrift: Math.abs(sb.iris.r / sa.iris.r - 1),
   };
 }
