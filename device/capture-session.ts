@@ -511,6 +511,9 @@ function checkLiveness(context: DeviceContext, capture: Capture): { scores: Reco
       patch_fraction: pad.patchFraction,
       reflex_amplitude: reflex.fit.amplitude,
       texture_fixed: motion.fixedShare,
+      // 0 when the pupil moved too little for texture_fixed to measure anything (it then passes unmeasured):
+      // a policy may require a minimum, at the price of the live eyes whose pupil hardly moves.
+      texture_decidable: motion.decidableShare,
     },
   };
 }

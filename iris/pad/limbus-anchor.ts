@@ -26,9 +26,10 @@
  * most 1.75 px, one capture undecidable; limbus drift 99th percentile 1.3%, at most 3.7% but in two
  * captures whose limbus fit was lost in one frame (11% and 81%). The white-box Sybil successes of stop 25
  * (patch-eval-v1): rings whose fit was 12-25% too small move their fitted edge 1.02-4.04 px; the ring
- * whose outer edge was fitted in one frame drifts 40%. Not caught: an arc whose fit is off-centre rather
- * than too small (person 41: inwards on one side, outwards on the other, 0.28 px in all), and a fit too
- * large in both frames (its edge moves outwards, as some live ones do). About 150 ms per capture.
+ * whose outer edge was fitted in one frame drifts 40%. Not caught: an arc whose fit is off-centre over a
+ * small pupil that hardly moves (person 41: inwards on one side, outwards on the other, 0.28 px in all),
+ * and a fit too large in both frames (its edge moves outwards, as some live ones do; random person 264).
+ * See iris/CARD.md. About 150 ms per capture.
  */
 import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH, type NormalizedIris } from '../../protocol/iris-code-layout.ts';
 import { rubberSheet } from '../normalization.ts';

@@ -17,7 +17,9 @@
  * where the two samplings are less than MIN_SHIFT_PX apart cannot tell (near the limbus, or a pupil that
  * hardly moved: a print's); glints and their halos are left out (they sit on the cornea in every live eye).
  * The share of the decidable iris fixed on the cornea is the evidence: a live eye keeps it near 0, a
- * patch raises it in proportion to its area, a textured lens over the whole iris.
+ * patch raises it in proportion to its area, a textured lens over the whole iris. A capture with no
+ * decidable block passes unmeasured (fixedShare 0, decidableShare 0): a small pupil that constricts a few
+ * per cent, 6 of 200 live captures of pad-tune-v1 (iris/CARD.md).
  *
  *   const motion = textureMotion(dilatedFrame, constrictedFrame);
  *   if (motion.fixedShare >= FIXED_SHARE_LIMIT) refuse('texture_fixed_on_cornea');

@@ -34,6 +34,7 @@ import { openDeviceKeys, provisionDevice } from '../../hsm/provisioning.ts';
 import type { ReflexPresentation } from '../../iris/attacks/reflex-capture.ts';
 import { renderReflexFrame } from '../../iris/attacks/reflex-capture.ts';
 import { matchIrisCodes } from '../../iris/matcher.ts';
+import { FIXED_SHARE_LIMIT } from '../../iris/pad/texture-motion.ts';
 import { identityOf, sessionOf, writeGreyPng } from '../../iris/synth/generate.ts';
 import { hashSeed } from '../../iris/synth/random.ts';
 import { toHex } from '../../protocol/bytes.ts';
@@ -274,10 +275,14 @@ describe('capture session: a live person', () => {
     const radii = frames.map((f) => f.pupilRadiusPx);
     expect(Math.max(...radii) - Math.min(...radii)).toBeGreaterThan(1);
 
-    const { liveness } = envelope.liveness.scores;
+    const { liveness, texture_fixed, texture_decidable } = envelope.liveness.scores;
     expect(liveness).toBeGreaterThanOrEqual(0.5);
     expect(liveness).toBeLessThanOrEqual(1);
     expect(result.liveness).toBe(liveness);
+    // The texture-motion check measured this eye: part of its iris could decide, little of it stayed put.
+    expect(texture_decidable).toBeGreaterThan(0.2);
+    expect(texture_decidable).toBeLessThanOrEqual(1);
+    expect(texture_fixed).toBeLessThan(FIXED_SHARE_LIMIT);
 
     // The template is this person's iris: a frame of the same eye on another day matches it (about 0.1),
     // another person's does not (about 0.47).
