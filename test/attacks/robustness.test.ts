@@ -139,6 +139,11 @@ describe('patch attacks', () => {
       trial(0.43, 0.2, false),
     ]);
     expect(summary).toMatchObject({ trials: 4, matched: 4, caughtByPartsOnly: 2, successes: 0 });
+    // An impersonator whose part matches the victim's is not a Sybil the part lane stopped.
+    const [impersonation] = summarizeTrials([
+      { ...trial(0.41, 0.21), type: 'impersonation', mode: 'white-box', victim: 85 },
+    ]);
+    expect(impersonation).toMatchObject({ trials: 1, caughtByPartsOnly: 0 });
   });
 
   it('never issues a second identity to a patched enrolled person (Sybil)', () => {

@@ -189,8 +189,9 @@ export function summarizeTrials(outcomes: readonly TrialOutcome[]): PatchTrialSu
       refusedByPipeline: g.length - passed.length,
       matched: g.filter((o) => (o.type === 'sybil' ? o.duplicate : o.recognised)).length,
       wholeOnly: g.filter((o) => o.wholeMatch && !o.recognised).length,
+      // An impersonation's duplicate is of the victim, which is not what the attacker came for.
       caughtByPartsOnly: g.filter(
-        (o) => o.live && o.duplicate && !((o.wholeHd ?? 1) < DEFAULT_MATCH_THRESHOLD),
+        (o) => o.type === 'sybil' && o.live && o.duplicate && !((o.wholeHd ?? 1) < DEFAULT_MATCH_THRESHOLD),
       ).length,
       meanMaskedFraction: passed.reduce((s, o) => s + o.maskedFraction, 0) / Math.max(1, passed.length),
     };
