@@ -90,28 +90,31 @@ export interface AnchorInput {
 
 export function limbusAnchor(input: AnchorInput): LimbusAnchor {
   const limbusDrift = Math.abs(input.limbusRadii.constricted / input.limbusRadii.dilated - 1);
-  // Each hypothesis costs a resampling: the refinement reuses what the coarse search scored.
+  // Hypotheses are counted in quarter steps (integers: no rounding decides whether one lies in the range,
+  // and the refinement reuses what the coarse search scored; each score costs a resampling).
+  const quarter = KAPPA_STEP / 4;
+  const first = Math.round(KAPPA_MIN / quarter);
+  const last = Math.round(KAPPA_MAX / quarter);
   const scored = new Map<number, number>();
-  const score = (kappa: number): number => {
-    let s = scored.get(kappa);
+  const score = (q: number): number => {
+    let s = scored.get(q);
     if (s === undefined) {
-      s = kappa < KAPPA_MIN || kappa > KAPPA_MAX ? Number.NaN : agreement(input, kappa);
-      scored.set(kappa, s);
+      s = q < first || q > last ? Number.NaN : agreement(input, q * quarter);
+      scored.set(q, s);
     }
     return s;
   };
-  const best = (kappas: readonly number[]): number | undefined => {
+  const best = (qs: readonly number[]): number | undefined => {
     let at: number | undefined;
-    for (const k of kappas) if (score(k) > (at === undefined ? Number.NEGATIVE_INFINITY : score(at))) at = k;
+    for (const q of qs) if (score(q) > (at === undefined ? Number.NEGATIVE_INFINITY : score(at))) at = q;
     return at;
   };
-  const steps = Math.round((KAPPA_MAX - KAPPA_MIN) / KAPPA_STEP);
-  const coarse = best(Array.from({ length: steps + 1 }, (_, i) => KAPPA_MIN + i * KAPPA_STEP));
+  const coarse = best(Array.from({ length: (last - first) / 4 + 1 }, (_, i) => first + 4 * i));
   if (coarse === undefined) return { kappa: Number.NaN, edgeMotionPx: Number.NaN, limbusDrift };
-  const half = KAPPA_STEP / 2;
-  const centre = best([coarse, coarse - half, coarse + half]) as number;
-  const around = [score(centre - half / 2), score(centre), score(centre + half / 2)];
-  const kappa = around.some(Number.isNaN) ? centre : centre + (half / 2) * parabolicPeakOffset(around, 1);
+  const centre = best([coarse, coarse - 2, coarse + 2]) as number;
+  const around = [score(centre - 1), score(centre), score(centre + 1)];
+  const offset = around.some(Number.isNaN) ? 0 : parabolicPeakOffset(around, 1);
+  const kappa = (centre + offset) * quarter;
   return { kappa, edgeMotionPx: kappa * input.pupilChange, limbusDrift };
 }
 
