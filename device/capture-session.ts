@@ -483,7 +483,7 @@ function checkLiveness(context: DeviceContext, capture: Capture): { scores: Reco
   if (!movesWithPupil(motion)) {
     throw fail(
       'liveness_failed',
-      `${(100 * motion.fixedShare).toFixed(0)}% of the iris texture stays on the cornea while the pupil moves (${FIXED_TEXTURE_REASON}: a textured lens or a patch)`,
+      `${(100 * motion.fixedShare).toFixed(0)}% of the iris texture, ${motion.fixedPiece} neighbouring blocks of it in one piece, stays on the cornea while the pupil moves (${FIXED_TEXTURE_REASON}: a textured lens or a patch)`,
     );
   }
   if (!limbusAnchored(motion)) {

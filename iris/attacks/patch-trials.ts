@@ -93,8 +93,12 @@ interface Judgement {
   refused?: string;
   /** Share of the usable iris the patch detector masked. */
   maskedFraction: number;
-  /** The texture-motion check's share of the iris fixed on the cornea (iris/pad/texture-motion.ts). */
+  /**
+   * The texture-motion check's share of the iris fixed on the cornea and its largest fixed piece, in blocks
+   * (iris/pad/texture-motion.ts).
+   */
   fixedShare: number;
+  fixedPiece: number;
   /** The limbus-anchor check's edge motion (pixels) and limbus drift (iris/pad/limbus-anchor.ts). */
   edgeMotionPx: number;
   limbusDrift: number;
@@ -188,6 +192,7 @@ async function judge(
       padScore: pad.score,
       maskedFraction: encoded.quality.patchFraction,
       fixedShare: motion.fixedShare,
+      fixedPiece: motion.fixedPiece,
       edgeMotionPx: motion.edgeMotionPx,
       limbusDrift: motion.limbusDrift,
       reasons,
@@ -201,6 +206,7 @@ async function judge(
       refused: error.code,
       maskedFraction: 0,
       fixedShare: 0,
+      fixedPiece: 0,
       edgeMotionPx: Number.NaN,
       limbusDrift: Number.NaN,
       reasons: [error.code],

@@ -9,14 +9,15 @@ import { renderReflexExtremes, syntheticSchedule } from '../attacks/reflex-captu
 import { segmentEye } from '../segmentation/index.ts';
 import { identityOf, sessionOf } from '../synth/generate.ts';
 import { hashSeed } from '../synth/random.ts';
-import { type TextureMotion, textureMotion } from './texture-motion.ts';
+import { type MotionFrame, type TextureMotion, textureMotion } from './texture-motion.ts';
 import type { PresentationSpec } from './training-task.ts';
 
 export type MotionOutcome =
   | ({ spec: PresentationSpec; ok: true } & Omit<TextureMotion, 'blocks'>)
   | { spec: PresentationSpec; ok: false; code: string };
 
-export async function run(spec: PresentationSpec): Promise<MotionOutcome> {
+/** The presentation's frame at rest and its most constricted frame, both segmented. */
+export function reflexFrames(spec: PresentationSpec): [MotionFrame, MotionFrame] {
   const identity = identityOf(spec.seed, spec.identity);
   const session = sessionOf(spec.seed, identity, spec.session);
   const presentation = {
@@ -29,11 +30,15 @@ export async function run(spec: PresentationSpec): Promise<MotionOutcome> {
     presentation,
     syntheticSchedule(hashSeed(spec.seed, 'stimulus', spec.identity, spec.session)),
   );
+  return [
+    { image: rest.image, segmentation: segmentEye(rest.image) },
+    { image: constricted.image, segmentation: segmentEye(constricted.image) },
+  ];
+}
+
+export async function run(spec: PresentationSpec): Promise<MotionOutcome> {
   try {
-    const { blocks: _blocks, ...motion } = textureMotion(
-      { image: rest.image, segmentation: segmentEye(rest.image) },
-      { image: constricted.image, segmentation: segmentEye(constricted.image) },
-    );
+    const { blocks: _blocks, ...motion } = textureMotion(...reflexFrames(spec));
     return { spec, ok: true, ...motion };
   } catch (error) {
     if (error instanceof IrisgateError) return { spec, ok: false, code: error.code };

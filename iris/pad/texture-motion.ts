@@ -17,12 +17,16 @@
  * where the two samplings are less than MIN_SHIFT_PX apart cannot tell (near the limbus, or a pupil that
  * hardly moved: a print's); glints and their halos are left out (they sit on the cornea in every live eye).
  * The share of the decidable iris fixed on the cornea is the evidence: a live eye keeps it near 0, a
- * patch raises it in proportion to its area, a textured lens over the whole iris. A capture with no
+ * patch raises it in proportion to its area, a textured lens over the whole iris. A patch is also one
+ * piece, while a live eye's fixed blocks are strays: the largest group of fixed blocks joined edge to edge
+ * (columns wrapping round the iris) refuses a capture from FIXED_PIECE_LIMIT blocks, whatever its share.
+ * Where the upper lid was not found its lashes count as iris and stay put, so the blocks under it join no
+ * piece (MISSED_LID_SECTOR). A capture with no
  * decidable block passes unmeasured (fixedShare 0, decidableShare 0): a small pupil that constricts a few
  * per cent, 6 of 200 live captures of pad-tune-v1 (iris/CARD.md).
  *
  *   const motion = textureMotion(dilatedFrame, constrictedFrame);
- *   if (motion.fixedShare >= FIXED_SHARE_LIMIT) refuse('texture_fixed_on_cornea');
+ *   if (!movesWithPupil(motion)) refuse('texture_fixed_on_cornea'); // share or piece over its limit
  */
 import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
 import { rubberSheet } from '../normalization.ts';
@@ -60,12 +64,84 @@ export const FIXED_MARGIN = 0.2;
  * left below it. See the closing figures of `npm run eval:attacks` for the held-out rates.
  */
 export const FIXED_SHARE_LIMIT = 0.15;
+/**
+ * A piece of this many neighbouring fixed blocks (of MOTION_BLOCKS, each 1/16 of the iris's circumference
+ * by 1/8 of its width) is refused whatever the share. Live reflex captures reach at most 3 (pad-tune-v1,
+ * 400 eyes; train:pad's seed pad-train-v1, identities 0-119 x 2 sessions), a margin of 2 blocks; on the
+ * tuning seed it refuses 8 of the 57 other-iris patches and 6 of the 63 random ones that pass the share
+ * limit (identities 0-99, session 0).
+ */
+export const FIXED_PIECE_LIMIT = 5;
+/**
+ * Half the angle, about straight up, under an upper lid that segmentation missed: the blocks there join no
+ * piece. Without it 3 of 240 live eyes of pad-train-v1 reach pieces of 5, 9 and 10 there, all with the upper
+ * lid missed, the piece under it.
+ */
+export const MISSED_LID_SECTOR = Math.PI / 3;
 /** Why a capture whose texture stays on the cornea is refused (a PAD reason code). */
 export const FIXED_TEXTURE_REASON = 'texture_fixed_on_cornea';
 
-/** Whether a capture's texture moved with its pupil: live unless too much of it stayed on the cornea. */
-export function movesWithPupil(motion: Pick<TextureMotion, 'fixedShare'>): boolean {
-  return motion.fixedShare < FIXED_SHARE_LIMIT;
+/**
+ * Whether a capture's texture moved with its pupil: live unless too much of it, or too large a piece of it,
+ * stayed on the cornea.
+ */
+export function movesWithPupil(motion: Pick<TextureMotion, 'fixedShare' | 'fixedPiece'>): boolean {
+  return motion.fixedShare < FIXED_SHARE_LIMIT && motion.fixedPiece < FIXED_PIECE_LIMIT;
+}
+
+/**
+ * The size (in blocks) of the largest group of fixed blocks (1 in `blocks`, row-major GRID_ROWS x
+ * GRID_COLUMNS) joined edge to edge, columns wrapping round the iris. Blocks in `ignoredColumns` join none.
+ */
+export function largestFixedPiece(
+  blocks: Int8Array,
+  ignoredColumns: ReadonlySet<number> = new Set(),
+): number {
+  const seen = new Uint8Array(blocks.length);
+  const joins = (k: number) => blocks[k] === 1 && seen[k] === 0 && !ignoredColumns.has(k % GRID_COLUMNS);
+  let largest = 0;
+  for (let start = 0; start < blocks.length; start++) {
+    if (!joins(start)) continue;
+    seen[start] = 1;
+    const stack = [start];
+    let size = 0;
+    while (stack.length > 0) {
+      const k = stack.pop() as number;
+      size++;
+      const r = Math.floor(k / GRID_COLUMNS);
+      const c = k % GRID_COLUMNS;
+      const left = r * GRID_COLUMNS + ((c + GRID_COLUMNS - 1) % GRID_COLUMNS);
+      const right = r * GRID_COLUMNS + ((c + 1) % GRID_COLUMNS);
+      for (const n of [
+        left,
+        right,
+        ...(r > 0 ? [k - GRID_COLUMNS] : []),
+        ...(r < GRID_ROWS - 1 ? [k + GRID_COLUMNS] : []),
+      ]) {
+        if (!joins(n)) continue;
+        seen[n] = 1;
+        stack.push(n);
+      }
+    }
+    largest = Math.max(largest, size);
+  }
+  return largest;
+}
+
+/** The block columns whose direction (sheet angle `orientation` + column) lies within MISSED_LID_SECTOR of straight up. */
+export function upperLidColumns(orientation: number): Set<number> {
+  const columns = new Set<number>();
+  for (let c = 0; c < GRID_COLUMNS; c++) {
+    // Image y grows downwards: straight up is the angle -pi/2.
+    const fromUp = blockAngle(orientation, c) + Math.PI / 2;
+    if (Math.abs(Math.atan2(Math.sin(fromUp), Math.cos(fromUp))) < MISSED_LID_SECTOR) columns.add(c);
+  }
+  return columns;
+}
+
+/** The image angle of a block column's centre in a sheet of the given orientation (normalization.ts). */
+function blockAngle(orientation: number, column: number): number {
+  return orientation + (2 * Math.PI * (column + 0.5) * MOTION_BLOCK_COLUMNS) / W;
 }
 
 /**
@@ -73,7 +149,7 @@ export function movesWithPupil(motion: Pick<TextureMotion, 'fixedShare'>): boole
  * that the iris's motion or the other frame contradicts (LIMBUS_MISFIT_REASON, limbus-anchor.ts).
  */
 export function motionReasons(
-  motion: Pick<TextureMotion, 'fixedShare' | 'edgeMotionPx' | 'limbusDrift'>,
+  motion: Pick<TextureMotion, 'fixedShare' | 'fixedPiece' | 'edgeMotionPx' | 'limbusDrift'>,
 ): string[] {
   return [
     ...(movesWithPupil(motion) ? [] : [FIXED_TEXTURE_REASON]),
@@ -84,6 +160,11 @@ export function motionReasons(
 export interface TextureMotion {
   /** Share of the decidable iris (usable samples) whose texture stayed on the cornea. */
   fixedShare: number;
+  /**
+   * The largest piece of fixed blocks, in blocks (largestFixedPiece), those under a missed upper lid left
+   * out (MISSED_LID_SECTOR).
+   */
+  fixedPiece: number;
   /** Share of the usable iris that could decide (the two samplings far enough apart). */
   decidableShare: number;
   /** The pupil radius change between the two frames, relative to the dilated one. */
@@ -139,7 +220,7 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
     // The samplings differ by (1 - rho) times the pupil radius change along the block's direction.
     const rho = ((br + 0.5) * MOTION_BLOCK_ROWS) / (H - 1);
     for (let bc = 0; bc < GRID_COLUMNS; bc++) {
-      const phi = sa.orientation + (2 * Math.PI * (bc + 0.5) * MOTION_BLOCK_COLUMNS) / W;
+      const phi = blockAngle(sa.orientation, bc);
       const shift =
         (1 - rho) * (ellipseRadiusAt(sa.pupilEllipse, phi) - ellipseRadiusAt(sb.pupilEllipse, phi));
       const { n, correlation: cIris } = blockCorrelation(pa, pi, mask, br, bc);
@@ -155,6 +236,7 @@ export function textureMotion(first: MotionFrame, second: MotionFrame): TextureM
   }
   return {
     fixedShare: decidable > 0 ? fixed / decidable : 0,
+    fixedPiece: largestFixedPiece(blocks, sa.eyelids.upper ? new Set() : upperLidColumns(sa.orientation)),
     decidableShare: usableTotal > 0 ? decidable / usableTotal : 0,
     constriction: 1 - sb.pupil.r / sa.pupil.r,
     blocks,

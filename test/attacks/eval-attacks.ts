@@ -82,13 +82,13 @@ export function markdownReport(r: SuiteReport): string {
       '',
       '### Successful patch and lens attacks',
       '',
-      '| attack | mode | area | person | victim | rendered area | PAD score | masked | fixed share | whole HD | part HD |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| attack | mode | area | person | victim | rendered area | PAD score | masked | fixed share | fixed piece | whole HD | part HD |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     const f = (x: number | undefined, digits = 3) => (x === undefined ? '-' : x.toFixed(digits));
     for (const o of r.patchSuccesses) {
       lines.push(
-        `| ${o.type} | ${o.mode} | ${(100 * o.area).toFixed(0)}% | ${o.person} | ${o.victim ?? '-'} | ${(100 * o.renderedArea).toFixed(1)}% | ${f(o.padScore)} | ${(100 * o.maskedFraction).toFixed(1)}% | ${f(o.fixedShare)} | ${f(o.wholeHd)} | ${f(o.partHd)} |`,
+        `| ${o.type} | ${o.mode} | ${(100 * o.area).toFixed(0)}% | ${o.person} | ${o.victim ?? '-'} | ${(100 * o.renderedArea).toFixed(1)}% | ${f(o.padScore)} | ${(100 * o.maskedFraction).toFixed(1)}% | ${f(o.fixedShare)} | ${o.fixedPiece} | ${f(o.wholeHd)} | ${f(o.partHd)} |`,
       );
     }
   }

@@ -92,6 +92,7 @@ describe('patch attacks', () => {
       padScore: 0.9976,
       maskedFraction: 0.0323,
       fixedShare: 0.0996,
+      fixedPiece: 2,
       edgeMotionPx: 0.12,
       limbusDrift: 0.004,
       reasons: [],
@@ -104,7 +105,7 @@ describe('patch attacks', () => {
     const markdown = markdownReport({ ...report, patchSuccesses: [success] });
     expect(markdown).toContain('### Successful patch and lens attacks');
     expect(markdown).toContain(
-      '| impersonation | victim-texture | 40% | 19 | 20 | 40.0% | 0.998 | 3.2% | 0.100 | 0.224 | 0.145 |',
+      '| impersonation | victim-texture | 40% | 19 | 20 | 40.0% | 0.998 | 3.2% | 0.100 | 2 | 0.224 | 0.145 |',
     );
   });
 
@@ -121,6 +122,7 @@ describe('patch attacks', () => {
       padScore: 0.99,
       maskedFraction: 0.1,
       fixedShare: 0.2,
+      fixedPiece: 4,
       edgeMotionPx: 0.1,
       limbusDrift: 0.01,
       reasons: [],

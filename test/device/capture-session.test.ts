@@ -361,7 +361,7 @@ describe('capture session: refusals', () => {
       'liveness_failed',
     );
     expect(result.message).toMatch(
-      /% of the iris texture stays on the cornea while the pupil moves \(texture_fixed_on_cornea/,
+      /% of the iris texture, \d+ neighbouring blocks of it in one piece, stays on the cornea while the pupil moves \(texture_fixed_on_cornea/,
     );
   }, 120_000);
 
