@@ -21,9 +21,9 @@
  * piece, while a live eye's fixed blocks are strays: the largest group of fixed blocks joined edge to edge
  * (columns wrapping round the iris) refuses a capture from FIXED_PIECE_LIMIT blocks, whatever its share.
  * Where the upper lid was not found its lashes count as iris and stay put, so the blocks under it join no
- * piece (MISSED_LID_SECTOR). A capture with no
- * decidable block passes unmeasured (fixedShare 0, decidableShare 0): a small pupil that constricts a few
- * per cent, 6 of 200 live captures of pad-tune-v1 (iris/CARD.md).
+ * piece (MISSED_LID_SECTOR). A capture with no decidable block passes unmeasured (fixedShare 0,
+ * decidableShare 0): a small pupil that constricts a few per cent, 6 of 200 live captures of pad-tune-v1
+ * (iris/CARD.md).
  *
  *   const motion = textureMotion(dilatedFrame, constrictedFrame);
  *   if (!movesWithPupil(motion)) refuse('texture_fixed_on_cornea'); // share or piece over its limit
@@ -128,7 +128,10 @@ export function largestFixedPiece(
   return largest;
 }
 
-/** The block columns whose direction (sheet angle `orientation` + column) lies within MISSED_LID_SECTOR of straight up. */
+/**
+ * The block columns whose direction (in a sheet of the given orientation) lies within MISSED_LID_SECTOR of
+ * straight up.
+ */
 export function upperLidColumns(orientation: number): Set<number> {
   const columns = new Set<number>();
   for (let c = 0; c < GRID_COLUMNS; c++) {
