@@ -30,7 +30,7 @@
  */
 import { NORMALIZED_HEIGHT, NORMALIZED_WIDTH } from '../../protocol/iris-code-layout.ts';
 import { rubberSheet } from '../normalization.ts';
-import { ellipseRadiusAt } from '../segmentation/geometry.ts';
+import { ellipseRadiusAt, wrapAngle } from '../segmentation/geometry.ts';
 import { LIMBUS_MISFIT_REASON, limbusAnchor, limbusAnchored } from './limbus-anchor.ts';
 import { limbusShift } from './limbus-registration.ts';
 import {
@@ -136,8 +136,7 @@ export function upperLidColumns(orientation: number): Set<number> {
   const columns = new Set<number>();
   for (let c = 0; c < GRID_COLUMNS; c++) {
     // Image y grows downwards: straight up is the angle -pi/2.
-    const fromUp = blockAngle(orientation, c) + Math.PI / 2;
-    if (Math.abs(Math.atan2(Math.sin(fromUp), Math.cos(fromUp))) < MISSED_LID_SECTOR) columns.add(c);
+    if (Math.abs(wrapAngle(blockAngle(orientation, c) + Math.PI / 2)) < MISSED_LID_SECTOR) columns.add(c);
   }
   return columns;
 }

@@ -24,6 +24,11 @@ export function ellipseToCircle(e: Ellipse): Circle {
   return { x: e.cx, y: e.cy, r: (e.a + e.b) / 2 };
 }
 
+/** Wraps an angle difference into [-pi, pi). */
+export function wrapAngle(d: number): number {
+  return d - 2 * Math.PI * Math.floor((d + Math.PI) / (2 * Math.PI));
+}
+
 /** Distance from the ellipse centre to its boundary in image direction `phi`. */
 export function ellipseRadiusAt(e: Ellipse, phi: number): number {
   const psi = phi - e.theta;

@@ -15,6 +15,7 @@
  * Spectrum: fibres have an angular correlation of about 1 cell of 1,024, so there is energy well beyond the
  * 64 cycles per turn of open-iris's finest Gabor filter (wavelength 8 of 512 samples).
  */
+import { wrapAngle } from '../segmentation/geometry.ts';
 import { blurredNoise, coarseBlurredNoise, smoothField, smoothstep, standardize } from './fields.ts';
 import { Rng } from './random.ts';
 
@@ -35,11 +36,6 @@ export interface PolarGrid {
 
 /** An identity's iris texture: rows from the pupil boundary to the iris boundary, mean 0, sd 1. */
 export type IrisTexture = PolarGrid;
-
-/** Wraps an angle difference into [-pi, pi). */
-function wrapAngle(d: number): number {
-  return d - TWO_PI * Math.floor((d + Math.PI) / TWO_PI);
-}
 
 /** A random smooth periodic function of the angle: a sum of a few sinusoids. */
 function periodicWobble(
