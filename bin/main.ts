@@ -4,27 +4,32 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { backendCommand } from '../backend/cli.ts';
-import { deviceCommand } from '../device/cli.ts';
-import { hsmCommand } from '../hsm/cli.ts';
-import { irisCommand } from '../iris/cli.ts';
-import { padCommand } from '../iris/pad/cli.ts';
 import { IrisgateError } from '../protocol/errors.ts';
-import { proofCommand } from '../sdk/cli.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
+/**
+ * The subcommands, each loaded only when asked for: their modules pull in onnxruntime, fastify, Semaphore and
+ * PKCS#11, and loading them all cost every call about a second. The top-level help and an unknown command
+ * (which gets a suggestion) load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  backend: async () => (await import('../backend/cli.ts')).backendCommand(),
+  device: async () => (await import('../device/cli.ts')).deviceCommand(),
+  hsm: async () => (await import('../hsm/cli.ts')).hsmCommand(),
+  iris: async () => (await import('../iris/cli.ts')).irisCommand(),
+  pad: async () => (await import('../iris/pad/cli.ts')).padCommand(),
+  proof: async () => (await import('../sdk/cli.ts')).proofCommand(),
+};
+
 const program = new Command('irisgate')
   .description('Irisgate: signed iris capture, uniqueness backend and zero-knowledge uniqueness proofs')
-  .version(version)
-  .addCommand(backendCommand())
-  .addCommand(deviceCommand())
-  .addCommand(hsmCommand())
-  .addCommand(irisCommand())
-  .addCommand(padCommand())
-  .addCommand(proofCommand());
+  .version(version);
+const asked = Object.entries(COMMANDS).filter(([name]) => name === process.argv[2]);
+const loading = (asked.length > 0 ? asked : Object.entries(COMMANDS)).map(([, load]) => load());
+for (const command of await Promise.all(loading)) program.addCommand(command);
 
 /** Settings a command passes to its children only when they are made with .command(), not addCommand(). */
 function throwUsageErrors(command: Command): void {

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,8 +23,8 @@ import {
 import { generateEye, identityOf, LABEL, sessionOf } from '../../iris/synth/generate.ts';
 import { computeGeometry } from '../../iris/synth/geometry.ts';
 import type { IdentityParams, SessionParams } from '../../iris/synth/types.ts';
+import { IRISGATE_BIN } from '../support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-attacks-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -299,7 +298,7 @@ describe('presentation-attack generators', () => {
   it('writes a live + attack set with `irisgate pad synth`', async () => {
     const out = join(work, 'pad');
     const { stdout, stderr } = await promisify(execFile)('node', [
-      BIN,
+      IRISGATE_BIN,
       'pad',
       'synth',
       '--out',
@@ -355,10 +354,10 @@ describe('presentation-attack generators', () => {
 
   it('rejects unknown attack kinds and prints help', async () => {
     const run = promisify(execFile);
-    const help = await run('node', [BIN, 'pad', 'synth', '--help']);
+    const help = await run('node', [IRISGATE_BIN, 'pad', 'synth', '--help']);
     expect(help.stdout).toMatch(/Usage: irisgate pad synth/);
     await expect(
-      run('node', [BIN, 'pad', 'synth', '--out', join(work, 'x'), '--attacks', 'photo']),
+      run('node', [IRISGATE_BIN, 'pad', 'synth', '--out', join(work, 'x'), '--attacks', 'photo']),
     ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown attack kind photo/) });
   });
 });

@@ -7,17 +7,17 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IRISGATE_BIN } from '../support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-pad-cli-'));
 const set = join(work, 'set');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const exec = promisify(execFile);
-const irisgate = (...args: string[]) => exec('node', [BIN, ...args], { maxBuffer: 16 * 1024 * 1024 });
+const irisgate = (...args: string[]) =>
+  exec('node', [IRISGATE_BIN, ...args], { maxBuffer: 16 * 1024 * 1024 });
 /** Runs a command expected to fail; returns its exit code and output. */
 async function failing(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

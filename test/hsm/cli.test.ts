@@ -2,29 +2,21 @@
  * The `irisgate hsm` commands as an operator runs them, against a fixture of their own: brought up twice in
  * a row, then restarted, with the device keys still usable each time.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCertificate, readDeviceCertificate } from '../../protocol/device-certificate.ts';
 import { verifyQuote } from '../../protocol/tpm-attestation.ts';
+import { IRISGATE_BIN, type Run, runIrisgate } from '../support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'irisgate-cli-'));
 const fixtureDir = join(work, 'fixture');
 
-async function irisgate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [BIN, ...args], { cwd: work });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
+function irisgate(...args: string[]): Promise<Run> {
+  return runIrisgate(args, { cwd: work });
 }
 
 async function json(...args: string[]): Promise<Record<string, unknown>> {
@@ -108,7 +100,7 @@ describe('irisgate hsm', () => {
 
   it('quotes PCR 16 after measuring files, and the quote verifies under the AK in the certificate', async () => {
     const nonce = randomBytes(20);
-    const files = [BIN, fileURLToPath(import.meta.url)];
+    const files = [IRISGATE_BIN, fileURLToPath(import.meta.url)];
     const evidence = await json(
       ...['hsm', 'quote', '--dir', 'device-tpm', '--fixture', fixtureDir, '--nonce', nonce.toString('hex')],
       ...['--measure', ...files],

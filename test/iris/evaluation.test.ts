@@ -3,18 +3,17 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { IRISGATE_BIN } from '../support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const run = promisify(execFile);
 
 describe('irisgate iris synth + eval', () => {
   it('separates genuine from impostor pairs and reports every figure', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'irisgate-eval-')), 'set');
     await run('node', [
-      BIN,
+      IRISGATE_BIN,
       'iris',
       'synth',
       '--out',
@@ -26,7 +25,7 @@ describe('irisgate iris synth + eval', () => {
       '--seed',
       'test-eval',
     ]);
-    const { stdout, stderr } = await run('node', [BIN, 'iris', 'eval', '--dir', dir, '--json']);
+    const { stdout, stderr } = await run('node', [IRISGATE_BIN, 'iris', 'eval', '--dir', dir, '--json']);
     expect(stderr).toMatch(/encode: 12\/12/);
     const report = JSON.parse(stdout);
     expect(report.images).toBe(12);
@@ -54,7 +53,7 @@ describe('irisgate iris synth + eval', () => {
 
   it('refuses a folder without a manifest', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'irisgate-eval-empty-'));
-    const failure = await run('node', [BIN, 'iris', 'eval', '--dir', empty]).catch((error) => error);
+    const failure = await run('node', [IRISGATE_BIN, 'iris', 'eval', '--dir', empty]).catch((error) => error);
     expect(failure.code).toBe(1);
     expect(failure.stderr).toMatch(
       /^error \[invalid_argument\]: .* has no readable synthetic-set manifest.json/,

@@ -6,7 +6,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,9 +14,9 @@ import { matchIrisCodes } from '../../iris/matcher.ts';
 import { createIrisPipeline, type IrisPipeline } from '../../iris/pipeline.ts';
 import type { GreyImage } from '../../iris/types.ts';
 import { decodeIrisTemplate } from '../../protocol/iris-template.ts';
+import { IRISGATE_BIN } from '../support/cli.ts';
 import { OPEN_IRIS_EXPECTED_OUTPUT, OPEN_IRIS_SAMPLE_EYE } from '../support/shared-data.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/irisgate.mjs', import.meta.url));
 const openIris = JSON.parse(readFileSync(OPEN_IRIS_EXPECTED_OUTPUT, 'utf8'));
 
 let pipeline: IrisPipeline;
@@ -70,7 +69,14 @@ describe('irisgate iris encode / match', () => {
     const dir = mkdtempSync(join(tmpdir(), 'irisgate-encode-'));
     const notImage = join(dir, 'notes.txt');
     writeFileSync(notImage, 'not an eye');
-    const { stdout } = await run('node', [BIN, 'iris', 'encode', OPEN_IRIS_SAMPLE_EYE, notImage, '--jsonl']);
+    const { stdout } = await run('node', [
+      IRISGATE_BIN,
+      'iris',
+      'encode',
+      OPEN_IRIS_SAMPLE_EYE,
+      notImage,
+      '--jsonl',
+    ]);
     const [eye, bad] = stdout
       .trim()
       .split('\n')
@@ -88,7 +94,7 @@ describe('irisgate iris encode / match', () => {
     writeFileSync(ours, JSON.stringify(eye));
     const theirs = join(dir, 'theirs.json');
     writeFileSync(theirs, JSON.stringify(openIris.iris_template));
-    const match = JSON.parse((await run('node', [BIN, 'iris', 'match', ours, theirs])).stdout);
+    const match = JSON.parse((await run('node', [IRISGATE_BIN, 'iris', 'match', ours, theirs])).stdout);
     expect(Object.keys(match)).toEqual(['hd', 'hdRaw', 'rotation', 'commonBits']);
     expect(match.hdRaw).toBeLessThan(0.2);
   });
