@@ -12,8 +12,8 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 /**
  * The subcommands, each loaded only when asked for: their modules pull in onnxruntime, fastify, Semaphore and
- * PKCS#11, and loading them all cost every call about a second. The top-level help and an unknown command
- * (which gets a suggestion) load them all.
+ * PKCS#11, and loading them all cost every call about a second. Anything else (the top-level help,
+ * --version, an unknown command, which gets a suggestion) loads them all.
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   backend: async () => (await import('../backend/cli.ts')).backendCommand(),
