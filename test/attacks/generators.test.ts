@@ -3,12 +3,10 @@
  * captures untouched, patch areas and placement measured on the result, the same lens pattern on every
  * wearer, prints and screens captured again by the camera (its own noise), and `irisgate pad synth`.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PadManifest } from '../../iris/attacks/pad-set.ts';
@@ -23,7 +21,7 @@ import {
 import { generateEye, identityOf, LABEL, sessionOf } from '../../iris/synth/generate.ts';
 import { computeGeometry } from '../../iris/synth/geometry.ts';
 import type { IdentityParams, SessionParams } from '../../iris/synth/types.ts';
-import { IRISGATE_BIN } from '../support/cli.ts';
+import { irisgateOk, runIrisgate } from '../support/cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'irisgate-attacks-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -297,8 +295,7 @@ describe('presentation-attack generators', () => {
 
   it('writes a live + attack set with `irisgate pad synth`', async () => {
     const out = join(work, 'pad');
-    const { stdout, stderr } = await promisify(execFile)('node', [
-      IRISGATE_BIN,
+    const { stdout, stderr } = await irisgateOk([
       'pad',
       'synth',
       '--out',
@@ -353,11 +350,13 @@ describe('presentation-attack generators', () => {
   });
 
   it('rejects unknown attack kinds and prints help', async () => {
-    const run = promisify(execFile);
-    const help = await run('node', [IRISGATE_BIN, 'pad', 'synth', '--help']);
+    const help = await irisgateOk(['pad', 'synth', '--help']);
     expect(help.stdout).toMatch(/Usage: irisgate pad synth/);
-    await expect(
-      run('node', [IRISGATE_BIN, 'pad', 'synth', '--out', join(work, 'x'), '--attacks', 'photo']),
-    ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown attack kind photo/) });
+    expect(await runIrisgate(['pad', 'synth', '--out', join(work, 'x'), '--attacks', 'photo'])).toMatchObject(
+      {
+        code: 2,
+        stderr: expect.stringMatching(/unknown attack kind photo/),
+      },
+    );
   });
 });

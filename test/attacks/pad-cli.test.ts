@@ -3,31 +3,19 @@
  * the field names programs read, an unreadable image reported in its line and exit 1 after the others,
  * the per-type table and JSON report (the same whatever the number of workers), help and usage errors.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IRISGATE_BIN } from '../support/cli.ts';
+import { irisgateOk, runIrisgate } from '../support/cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'irisgate-pad-cli-'));
 const set = join(work, 'set');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const exec = promisify(execFile);
-const irisgate = (...args: string[]) =>
-  exec('node', [IRISGATE_BIN, ...args], { maxBuffer: 16 * 1024 * 1024 });
-/** Runs a command expected to fail; returns its exit code and output. */
-async function failing(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    await irisgate(...args);
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-  throw new Error(`irisgate ${args.join(' ')} succeeded`);
-}
+const irisgate = (...args: string[]) => irisgateOk(args);
+/** Runs a command expected to fail (its callers assert the exit code). */
+const failing = (...args: string[]) => runIrisgate(args);
 
 const ATTACKS = ['print', 'patch-random'];
 

@@ -2,14 +2,15 @@
  * The `irisgate` entry: a subcommand's modules load only when it is asked for (each costs startup time), and
  * the top-level help still lists every command.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runIrisgate } from '../support/cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'irisgate-main-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const CLI_MODULES = [
   'backend/cli.ts',
   'device/cli.ts',

@@ -13,7 +13,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Identity } from '@semaphore-protocol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_DIR } from '../../device/agent.ts';
@@ -24,11 +23,11 @@ import { syntheticVisit } from '../../device/synthetic-visit.ts';
 import { decodeGreyImage, encodeGreyPng } from '../../iris/image-input.ts';
 import { identityOf, sessionOf } from '../../iris/synth/generate.ts';
 import { inject, tempDir } from '../support/backend.ts';
+import { IRISGATE_BIN } from '../support/cli.ts';
 import { type DeviceRig, failure, startDeviceRig } from '../support/device.ts';
 import { sharedHsmFixture } from '../support/hsm.ts';
 
 const SEED = 'device-agent-test';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = sharedHsmFixture();
 
 let rig: DeviceRig;
@@ -189,7 +188,7 @@ describe('device agent -> backend over HTTP (SoftHSM keys)', () => {
     const runAgent = (): { child: ChildProcess; output: string[] } => {
       const child = spawn(
         process.execPath,
-        [join(ROOT, 'bin/irisgate.mjs'), 'device', 'run', '--config', configFile, '--json'],
+        [IRISGATE_BIN, 'device', 'run', '--config', configFile, '--json'],
         {
           env: { ...process.env, IRISGATE_HSM_PIN: fixture.softhsm.pin },
           stdio: ['ignore', 'pipe', 'pipe'],

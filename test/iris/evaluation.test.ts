@@ -1,19 +1,14 @@
 /** `irisgate iris synth` then `irisgate iris eval` on a small set, through the real pipeline. */
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { IRISGATE_BIN } from '../support/cli.ts';
-
-const run = promisify(execFile);
+import { irisgateOk, runIrisgate } from '../support/cli.ts';
 
 describe('irisgate iris synth + eval', () => {
   it('separates genuine from impostor pairs and reports every figure', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'irisgate-eval-')), 'set');
-    await run('node', [
-      IRISGATE_BIN,
+    await irisgateOk([
       'iris',
       'synth',
       '--out',
@@ -25,7 +20,7 @@ describe('irisgate iris synth + eval', () => {
       '--seed',
       'test-eval',
     ]);
-    const { stdout, stderr } = await run('node', [IRISGATE_BIN, 'iris', 'eval', '--dir', dir, '--json']);
+    const { stdout, stderr } = await irisgateOk(['iris', 'eval', '--dir', dir, '--json']);
     expect(stderr).toMatch(/encode: 12\/12/);
     const report = JSON.parse(stdout);
     expect(report.images).toBe(12);
@@ -53,7 +48,7 @@ describe('irisgate iris synth + eval', () => {
 
   it('refuses a folder without a manifest', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'irisgate-eval-empty-'));
-    const failure = await run('node', [IRISGATE_BIN, 'iris', 'eval', '--dir', empty]).catch((error) => error);
+    const failure = await runIrisgate(['iris', 'eval', '--dir', empty]);
     expect(failure.code).toBe(1);
     expect(failure.stderr).toMatch(
       /^error \[invalid_argument\]: .* has no readable synthetic-set manifest.json/,

@@ -2,11 +2,9 @@
  * The whole pipeline and its command line on open-iris's own sample eye: the geometry open-iris found,
  * a template that matches open-iris's template of the same image, and refusals with stable codes.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGreyImage } from '../../iris/image-input.ts';
@@ -14,7 +12,7 @@ import { matchIrisCodes } from '../../iris/matcher.ts';
 import { createIrisPipeline, type IrisPipeline } from '../../iris/pipeline.ts';
 import type { GreyImage } from '../../iris/types.ts';
 import { decodeIrisTemplate } from '../../protocol/iris-template.ts';
-import { IRISGATE_BIN } from '../support/cli.ts';
+import { irisgateOk } from '../support/cli.ts';
 import { OPEN_IRIS_EXPECTED_OUTPUT, OPEN_IRIS_SAMPLE_EYE } from '../support/shared-data.ts';
 
 const openIris = JSON.parse(readFileSync(OPEN_IRIS_EXPECTED_OUTPUT, 'utf8'));
@@ -63,20 +61,11 @@ describe('iris pipeline on the open-iris sample eye', () => {
 });
 
 describe('irisgate iris encode / match', () => {
-  const run = promisify(execFile);
-
   it('encodes every file, reporting per file errors, and exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'irisgate-encode-'));
     const notImage = join(dir, 'notes.txt');
     writeFileSync(notImage, 'not an eye');
-    const { stdout } = await run('node', [
-      IRISGATE_BIN,
-      'iris',
-      'encode',
-      OPEN_IRIS_SAMPLE_EYE,
-      notImage,
-      '--jsonl',
-    ]);
+    const { stdout } = await irisgateOk(['iris', 'encode', OPEN_IRIS_SAMPLE_EYE, notImage, '--jsonl']);
     const [eye, bad] = stdout
       .trim()
       .split('\n')
@@ -94,7 +83,7 @@ describe('irisgate iris encode / match', () => {
     writeFileSync(ours, JSON.stringify(eye));
     const theirs = join(dir, 'theirs.json');
     writeFileSync(theirs, JSON.stringify(openIris.iris_template));
-    const match = JSON.parse((await run('node', [IRISGATE_BIN, 'iris', 'match', ours, theirs])).stdout);
+    const match = JSON.parse((await irisgateOk(['iris', 'match', ours, theirs])).stdout);
     expect(Object.keys(match)).toEqual(['hd', 'hdRaw', 'rotation', 'commonBits']);
     expect(match.hdRaw).toBeLessThan(0.2);
   });

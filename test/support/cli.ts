@@ -10,14 +10,30 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `irisgate ...args` in `cwd` (with `env`, default this process's); never rejects. */
-export function runIrisgate(
-  args: string[],
-  { cwd, env }: { cwd: string; env?: NodeJS.ProcessEnv },
-): Promise<Run> {
+export interface RunOptions {
+  /** Working folder (default: this process's). */
+  cwd?: string;
+  /** Environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs `irisgate ...args`; never rejects: the exit code is in the result. */
+export function runIrisgate(args: string[], { cwd, env }: RunOptions = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('node', [IRISGATE_BIN, ...args], { cwd, env: env ?? process.env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [IRISGATE_BIN, ...args],
+      { cwd, env: env ?? process.env, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
+}
+
+/** Runs `irisgate ...args` where it must succeed: rejects with its exit code and stderr otherwise. */
+export async function irisgateOk(args: string[], options: RunOptions = {}): Promise<Run> {
+  const run = await runIrisgate(args, options);
+  if (run.code !== 0) throw new Error(`irisgate ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+  return run;
 }
